@@ -1,0 +1,34 @@
+"""Typed accessors for the extension's options and the CKAN options it follows.
+
+Defaults and types live in config_declaration.yaml (and CKAN's own declaration).
+"""
+
+from __future__ import annotations
+
+import ckan.plugins.toolkit as tk
+
+
+def catalogue_file() -> str:
+    return tk.config.get("ckanext.cookieconsent.catalogue") or ""
+
+
+def cookie_name() -> str:
+    return tk.config.get("ckanext.cookieconsent.cookie_name")
+
+
+def cookie_max_age() -> int:
+    return tk.config.get("ckanext.cookieconsent.cookie_max_age")
+
+
+def builtin_catalogue_values() -> dict[str, str]:
+    """What the built-in catalogue's placeholders stand for on this portal."""
+    session_permanent = tk.config.get("SESSION_PERMANENT")
+    session_lifetime = tk.config.get("PERMANENT_SESSION_LIFETIME")
+    return {
+        "session_cookie": tk.config.get("SESSION_COOKIE_NAME"),
+        "session_duration": str(session_lifetime) if session_permanent else "session",
+        "remember_cookie": tk.config.get("REMEMBER_COOKIE_NAME"),
+        "remember_duration": str(tk.config.get("REMEMBER_COOKIE_DURATION")),
+        "preferences_cookie": cookie_name(),
+        "preferences_max_age": str(cookie_max_age()),
+    }

@@ -1,0 +1,96 @@
+"""Read-only actions: the cookie catalogue for API clients, visitors included."""
+
+from __future__ import annotations
+
+import copy
+import functools
+from typing import Any
+
+import ckan.plugins.toolkit as tk
+from ckan.types import Context, DataDict
+
+from ckanext.cookieconsent import catalogue, config
+from ckanext.cookieconsent.logic import schema
+
+
+@tk.side_effect_free
+def cookieconsent_cookie_list(context: Context, data_dict: DataDict) -> list[dict[str, Any]]:
+    """Every cookie the portal may set, in the catalogue's order.
+
+    :param category: only the cookies of this category id
+    :param party: ``first`` or ``third``
+    :param lang: language of the texts (default: the request's, else the portal's)
+    """
+    tk.check_access("cookieconsent_cookie_list", context, data_dict)
+    params = schema.validate(data_dict, schema.cookie_list())
+    cookies = _translated(catalogue.current(), _language(params))["cookies"]
+    if "category" in params:
+        cookies = [c for c in cookies if c["category"] == params["category"]]
+    if "party" in params:
+        cookies = [c for c in cookies if c["party"] == params["party"]]
+    return copy.deepcopy(list(cookies))
+
+
+@tk.side_effect_free
+def cookieconsent_category_list(context: Context, data_dict: DataDict) -> list[dict[str, Any]]:
+    """The categories, necessary first, with how many cookies each holds.
+
+    :param lang: language of the texts (default: the request's, else the portal's)
+    """
+    tk.check_access("cookieconsent_category_list", context, data_dict)
+    params = schema.validate(data_dict, schema.category_list())
+    return copy.deepcopy(list(_translated(catalogue.current(), _language(params))["categories"]))
+
+
+@tk.side_effect_free
+def cookieconsent_policy_show(context: Context, data_dict: DataDict) -> dict[str, Any]:
+    """What a visitor consents to: the revision, the categories and their cookies.
+
+    :param lang: language of the texts (default: the request's, else the portal's)
+    """
+    tk.check_access("cookieconsent_policy_show", context, data_dict)
+    params = schema.validate(data_dict, schema.policy_show())
+    current = catalogue.current()
+    translated = _translated(current, _language(params))
+    return copy.deepcopy(
+        {
+            "revision": current.revision,
+            "updated": current.updated.isoformat() if current.updated else None,
+            "language": _language(params),
+            "preferences_cookie": {
+                "name": config.cookie_name(),
+                "max_age": config.cookie_max_age(),
+            },
+            "categories": [
+                {
+                    **category,
+                    "cookies": [
+                        c for c in translated["cookies"] if c["category"] == category["id"]
+                    ],
+                }
+                for category in translated["categories"]
+            ],
+        }
+    )
+
+
+def _language(params: DataDict) -> str:
+    if "lang" in params:
+        return params["lang"]
+    try:
+        request_lang = tk.h.lang()
+    except RuntimeError:  # outside a request: CLI, background job
+        request_lang = None
+    return request_lang or tk.config.get("ckan.locale_default")
+
+
+@functools.lru_cache(maxsize=64)
+def _translated(current: catalogue.Catalogue, lang: str) -> dict[str, tuple[dict[str, Any], ...]]:
+    """The catalogue's texts in one language, built once per catalogue and language."""
+    counts = {c.id: len(current.cookies_of(c.id)) for c in current.categories}
+    return {
+        "categories": tuple(
+            catalogue.category_as_dict(c, lang, counts[c.id]) for c in current.categories
+        ),
+        "cookies": tuple(catalogue.cookie_as_dict(c, lang) for c in current.cookies),
+    }

@@ -1,0 +1,40 @@
+"""The plugin class: which CKAN interfaces the extension implements, nothing else."""
+
+from __future__ import annotations
+
+import ckan.plugins as p
+import ckan.plugins.toolkit as tk
+from ckan.common import CKANConfig
+from ckan.lib.plugins import DefaultTranslation
+
+from ckanext.cookieconsent import catalogue, config
+
+
+@tk.blanket.config_declarations
+@tk.blanket.helpers
+@tk.blanket.actions
+@tk.blanket.auth_functions
+@tk.blanket.blueprints
+@tk.blanket.cli
+class CookieConsentPlugin(p.SingletonPlugin, DefaultTranslation):
+    p.implements(p.IConfigurer)
+    p.implements(p.IConfigurable)
+    p.implements(p.ITranslation)
+
+    # IConfigurer
+
+    def update_config(self, config_: CKANConfig) -> None:
+        tk.add_template_directory(config_, "templates")
+        tk.add_public_directory(config_, "public")
+        tk.add_resource("assets", "cookieconsent")
+
+    # IConfigurable: the catalogue is read and validated once, here; a broken
+    # catalogue stops start-up with a CatalogueError that says what to fix.
+
+    def configure(self, config_: CKANConfig) -> None:
+        catalogue.install(
+            catalogue.load(config.catalogue_file(), config.builtin_catalogue_values())
+        )
+
+    # ITranslation: DefaultTranslation finds i18n/ next to this package and
+    # uses the "ckanext-cookieconsent" domain.

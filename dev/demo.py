@@ -1,0 +1,178 @@
+"""Serve a demo CKAN portal with ckanext-cookieconsent: `make demo`.
+
+Starts an embedded PostgreSQL whose data lives in .demo/ (kept between runs), writes
+.demo/demo.ini, initialises the database, creates a sysadmin and serves CKAN on
+127.0.0.1. Ctrl-C stops CKAN and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from embedded_pg import EmbeddedPostgres
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / ".demo"
+CKAN = Path(sys.executable).parent / "ckan"
+ADMIN = "admin"
+
+# Pages that work without Solr; the home page and /dataset search and need it.
+PAGES = [
+    ("/cookies", "the cookie policy: every cookie, and your choice"),
+    ("/about", "a plain portal page, with the banner"),
+    ("/user/login", f"sign in (user {ADMIN!r})"),
+    ("/api/3/action/cookieconsent_policy_show", "the policy through the action API"),
+    ("/api/3/action/status_show", "CKAN's status: lists the loaded extensions"),
+]
+
+
+def _secret(name: str) -> str:
+    """A random value kept in .demo/, so that restarts keep sessions and passwords."""
+    path = DEMO / name
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def write_ini(port: int, database_url: str) -> Path:
+    solr_url = os.environ.get("CKAN_SOLR_URL", "http://127.0.0.1:8983/solr/ckan")
+    ini = DEMO / "demo.ini"
+    ini.write_text(
+        f"""# Written by dev/demo.py at each start: edit dev/demo.py, not this file.
+[app:main]
+use = egg:ckan
+ckan.site_url = http://127.0.0.1:{port}
+ckan.site_title = CKAN cookie consent demo
+ckan.site_id = cookieconsent_demo
+sqlalchemy.url = {database_url}
+solr_url = {solr_url}
+SECRET_KEY = {_secret("secret-key")}
+WTF_CSRF_SECRET_KEY = {_secret("secret-key")}
+ckan.plugins = activity cookieconsent
+ckan.locale_default = en
+ckan.locales_offered = en fr
+ckan.storage_path = {DEMO / "storage"}
+ckanext.cookieconsent.catalogue = {os.environ.get("COOKIECONSENT_CATALOGUE", "")}
+
+[loggers]
+keys = root, ckan, ckanext
+
+[handlers]
+keys = console
+
+[formatters]
+keys = generic
+
+[logger_root]
+level = WARNING
+handlers = console
+
+[logger_ckan]
+level = INFO
+handlers = console
+qualname = ckan
+propagate = 0
+
+[logger_ckanext]
+level = INFO
+handlers = console
+qualname = ckanext
+propagate = 0
+
+[handler_console]
+class = StreamHandler
+args = (sys.stderr,)
+level = NOTSET
+formatter = generic
+
+[formatter_generic]
+format = %(asctime)s %(levelname)-5.5s [%(name)s] %(message)s
+"""
+    )
+    return ini
+
+
+def ckan(ini: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CKAN), "-c", str(ini), *args], check=check, text=True, capture_output=True
+    )
+
+
+def ensure_sysadmin(ini: Path) -> str:
+    password = _secret("admin-password")
+    if ADMIN not in ckan(ini, "user", "list").stdout.split():
+        ckan(ini, "user", "add", ADMIN, "email=admin@example.org", f"password={password}")
+    ckan(ini, "sysadmin", "add", ADMIN)
+    return password
+
+
+def wait_until_up(url: str, server: subprocess.Popen[bytes], timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"CKAN stopped while starting (exit code {server.returncode}).")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"CKAN did not answer {url} within {timeout:.0f} s.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=5000)
+    args = parser.parse_args()
+    # Ctrl-C and `kill` both end in the `finally` below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+    DEMO.mkdir(exist_ok=True)
+    print("Starting PostgreSQL (data in .demo/pgdata) ...", flush=True)
+    postgres = EmbeddedPostgres(DEMO / "pgdata", delete_on_stop=False)
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        ini = write_ini(args.port, postgres.database_url("ckan_demo"))
+        print("Initialising the database ...", flush=True)
+        ckan(ini, "db", "init")
+        password = ensure_sysadmin(ini)
+        server = subprocess.Popen(
+            [str(CKAN), "-c", str(ini), "run", "--host", "127.0.0.1",
+             "--port", str(args.port), "--disable-reloader"]
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{args.port}"
+        status = wait_until_up(base + PAGES[0][0], server)
+        print(f"\nCKAN with ckanext-cookieconsent is up: {base}{PAGES[0][0]} answered {status}.")
+        print(f"Sysadmin: {ADMIN} / {password}\n\nPages worth opening:")
+        for path, what in PAGES:
+            print(f"  {base}{path:<45} {what}")
+        if "CKAN_SOLR_URL" not in os.environ:
+            print("\nNo Solr: the home page and /dataset need one (set CKAN_SOLR_URL).")
+        print("\nCtrl-C stops CKAN and PostgreSQL.", flush=True)
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server is not None and server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        postgres.stop()
+        print("\nStopped CKAN and PostgreSQL.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,12 @@
+# Metadata lives in pyproject.toml; this file only tells Babel how to extract messages.
+from setuptools import setup
+
+setup(
+    message_extractors={
+        "ckanext": [
+            ("**.py", "python", None),
+            ("**.js", "javascript", None),
+            ("**/templates/**.html", "ckan", None),
+        ],
+    }
+)

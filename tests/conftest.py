@@ -1,0 +1,58 @@
+"""Test session set-up: a real PostgreSQL for CKAN, and the extension's fixtures.
+
+CKAN's own pytest plugin (bundled with CKAN) reads test.ini and builds the app at
+session start. Before it does, this file points CKAN at a database: the server named
+by CKAN_SQLALCHEMY_URL if set, otherwise an embedded PostgreSQL started in a temporary
+directory and stopped (and deleted) when the session ends, whatever the outcome.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "dev"))
+
+from embedded_pg import EmbeddedPostgres  # noqa: E402
+
+_embedded: EmbeddedPostgres | None = None
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    # pytest turns KeyboardInterrupt into an orderly shutdown, which runs
+    # pytest_unconfigure and so stops the server.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _embedded
+    if os.environ.get("CKAN_SQLALCHEMY_URL") or _embedded is not None:
+        return
+    pgdata = Path(tempfile.mkdtemp(prefix="cookieconsent-pg-")) / "data"
+    _embedded = EmbeddedPostgres(pgdata, delete_on_stop=True)
+    os.environ["CKAN_SQLALCHEMY_URL"] = _embedded.database_url("ckan_test")
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _embedded
+    if _embedded is None:
+        return
+    _embedded.stop()
+    os.rmdir(_embedded.pgdata.parent)
+    os.environ.pop("CKAN_SQLALCHEMY_URL", None)
+    _embedded = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _database(reset_db: Any) -> None:
+    """CKAN's tables exist before any test runs (`ckan db init`)."""
+    reset_db()
