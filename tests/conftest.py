@@ -56,3 +56,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def _database(reset_db: Any) -> None:
     """CKAN's tables exist before any test runs (`ckan db init`)."""
     reset_db()
+
+
+@pytest.fixture
+def register_plugin(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Make a plugin class loadable by name, as CKAN 2.12's `provide_plugin` does.
+
+    CKAN 2.11 has no such fixture; both versions find plugins through
+    `ckan.plugins.core._get_service`, so the extra names are served there.
+    """
+    import ckan.plugins.core as plugins_core
+
+    extra: dict[str, type] = {}
+    find_entry_point = plugins_core._get_service
+
+    def get_service(name: str) -> Any:
+        return extra[name]() if name in extra else find_entry_point(name)
+
+    monkeypatch.setattr(plugins_core, "_get_service", get_service)
+    return extra.__setitem__

@@ -28,7 +28,6 @@ def builtin_catalogue_values() -> dict[str, str]:
         "session_cookie": tk.config.get("SESSION_COOKIE_NAME"),
         "session_duration": str(session_lifetime) if session_permanent else "session",
         "remember_cookie": tk.config.get("REMEMBER_COOKIE_NAME"),
-        "remember_duration": str(tk.config.get("REMEMBER_COOKIE_DURATION")),
         "preferences_cookie": cookie_name(),
         "preferences_max_age": str(cookie_max_age()),
     }
