@@ -20,12 +20,17 @@ def _catalogue(lang: str, ext: str):
 
 
 def _messages(catalogue) -> dict[object, object]:
-    return {m.id: m.string for m in catalogue if m.id}
+    """Message id -> translation; plural forms as tuples."""
+
+    def frozen(value: object) -> object:
+        return tuple(value) if isinstance(value, list | tuple) else value
+
+    return {frozen(m.id): frozen(m.string) for m in catalogue if m.id}
 
 
 def test_every_extracted_message_is_in_both_catalogues() -> None:
     with (I18N / f"{DOMAIN}.pot").open("rb") as handle:
-        template = {m.id for m in read_po(handle) if m.id}
+        template = set(_messages(read_po(handle)))
     for lang in ("fr", "en"):
         assert set(_messages(_catalogue(lang, "po"))) == template, lang
 
@@ -40,7 +45,7 @@ def test_every_french_message_is_translated() -> None:
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_compiled_catalogue_matches_its_source(lang: str) -> None:
     """The committed .mo was compiled from the committed .po (run `make i18n`)."""
-    source = {k: v for k, v in _messages(_catalogue(lang, "po")).items() if v}
+    source = {k: v for k, v in _messages(_catalogue(lang, "po")).items() if v and any(v)}
     assert _messages(_catalogue(lang, "mo")) == source
 
 

@@ -28,3 +28,13 @@ def test_config_declaration_is_printed_by_ckan(cli) -> None:
     assert result.exit_code == 0, result.output
     assert "ckanext.cookieconsent.catalogue" in result.output
     assert "ckanext.cookieconsent.cookie_name = cookies_preferences" in result.output
+
+
+@pytest.mark.ckan_config("ckan.plugins", "cookieconsent")
+@pytest.mark.usefixtures("with_plugins")
+def test_stock_portal_needs_no_banner(app) -> None:
+    """Stock CKAN sets only strictly necessary cookies: nothing to consent to, no banner,
+    but the policy page and the footer link are there."""
+    body = app.get("/about").body
+    assert 'id="cookieconsent-banner"' not in body
+    assert '<a href="/cookies" data-cookieconsent-open>Cookies</a>' in body

@@ -20,6 +20,21 @@ def cookie_max_age() -> int:
     return tk.config.get("ckanext.cookieconsent.cookie_max_age")
 
 
+def honor_gpc() -> bool:
+    return tk.config.get("ckanext.cookieconsent.honor_gpc")
+
+
+def position() -> str:
+    return tk.config.get("ckanext.cookieconsent.position")
+
+
+def text_override(name: str, lang: str) -> str | None:
+    """A text the portal set for one language, e.g. ckanext.cookieconsent.intro.fr."""
+    # A dynamic option: CKAN's declaration cannot list every language, so say "None"
+    # explicitly rather than have CKAN warn that the key is undeclared.
+    return tk.config.get(f"ckanext.cookieconsent.{name}.{lang}", None) or None
+
+
 def builtin_catalogue_values() -> dict[str, str]:
     """What the built-in catalogue's placeholders stand for on this portal."""
     session_permanent = tk.config.get("SESSION_PERMANENT")

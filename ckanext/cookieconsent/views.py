@@ -1,14 +1,154 @@
-"""The extension's pages: the cookie policy."""
+"""The extension's pages: the cookie policy and the endpoint that stores a choice."""
 
 from __future__ import annotations
 
+import logging
+import re
+from urllib.parse import unquote, urlsplit
+
 import ckan.plugins.toolkit as tk
-from flask import Blueprint
+from flask import Blueprint, jsonify, redirect, request
+from flask_wtf.csrf import validate_csrf
+from werkzeug.wrappers import Response
+from wtforms.validators import ValidationError
+
+from ckanext.cookieconsent import catalogue, config, consent, signals
+
+log = logging.getLogger(__name__)
 
 cookieconsent = Blueprint("cookieconsent", __name__)
+
+ACTIONS = ("accept_all", "refuse_all", "save")
+# Characters browsers drop or reinterpret in a URL: tabs, newlines, backslashes.
+_UNSAFE_IN_PATH = re.compile(r"[\x00-\x20\x7f\\]")
 
 
 @cookieconsent.route("/cookies")
 def policy() -> str:
     """The cookie policy: every category and cookie, and the visitor's choice."""
-    return tk.render("cookieconsent/policy.html", {"policy": tk.h.cookieconsent_policy()})
+    return tk.render(
+        "cookieconsent/policy.html",
+        {
+            "policy": tk.h.cookieconsent_policy(),
+            "came_from": _safe_return_path(request.args.get("came_from")),
+        },
+    )
+
+
+@cookieconsent.route("/cookies/consent", methods=["POST"])
+def consent_post() -> Response:
+    """Store the visitor's choice, delete the cookies they refuse, and go back.
+
+    A plain form POST (no JavaScript) is answered with a redirect to the page the visitor
+    was on; a request that asks for JSON (the enhanced form) gets the choice as JSON.
+    """
+    refusal = _refuse_forged_request()
+    if refusal is not None:
+        return refusal
+    action = request.form.get("action", "")
+    if action not in ACTIONS:
+        return _error(
+            400,
+            tk._("Unknown choice. Expected one of: {actions}.").format(actions=", ".join(ACTIONS)),
+        )
+
+    current = catalogue.current()
+    previous = consent.current(current)
+    if action == "accept_all":
+        granted: list[str] = list(current.optional_category_ids)
+    elif action == "refuse_all":
+        granted = []
+    else:
+        granted = request.form.getlist("granted")
+    choice = consent.new_choice(current, granted, previous.consent_id)
+
+    if _wants_json():
+        response = jsonify(
+            {"choice": choice.as_dict(current), "message": tk._("Your choice has been saved.")}
+        )
+    else:
+        back = _safe_return_path(request.form.get("came_from"))
+        response = redirect(back or tk.url_for("cookieconsent.policy"), code=303)
+    _store(response, choice)
+    _delete_refused_cookies(response, current, choice)
+    signals.choice_made.send(
+        choice.consent_id, choice=choice, action=action, language=tk.h.lang() or ""
+    )
+    return response
+
+
+def _store(response: Response, choice: consent.Choice) -> None:
+    response.set_cookie(
+        config.cookie_name(),
+        consent.serialise(choice, consent.signing_key(tk.config.get("SECRET_KEY"))),
+        max_age=config.cookie_max_age(),
+        path="/",
+        samesite="Lax",
+        secure=request.is_secure,
+        httponly=False,  # the browser script reads the choice (cached pages, JS API)
+    )
+
+
+def _delete_refused_cookies(
+    response: Response, current: catalogue.Catalogue, choice: consent.Choice
+) -> None:
+    """Expire, in this response, the cookies of refused categories the browser sent,
+    HttpOnly ones included (JavaScript could not delete those)."""
+    refused = {c.id for c in current.categories if not choice.allows(c.id)}
+    for name in current.cookies_matching(request.cookies.keys(), refused):
+        entry = next(c for c in current.cookies if c.category in refused and c.matches(name))
+        response.delete_cookie(name, path=entry.path or "/", domain=entry.domain)
+        if entry.domain:  # a cookie set without Domain lives on the host only
+            response.delete_cookie(name, path=entry.path or "/")
+
+
+def _refuse_forged_request() -> Response | None:
+    """CKAN does not check CSRF on anonymous POSTs (2.12 exempts requests without a
+    session, 2.11 extension blueprints): a cross-site form could otherwise accept all
+    on a visitor's behalf. We check the origin and the token ourselves."""
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return _error(403, tk._("Cookie choices can only be made on this site."))
+    origin = request.headers.get("Origin")
+    if origin and origin != request.host_url.rstrip("/"):
+        return _error(403, tk._("Cookie choices can only be made on this site."))
+    if not tk.config.get("WTF_CSRF_ENABLED"):
+        return None
+    field = tk.config.get("WTF_CSRF_FIELD_NAME")
+    token = request.form.get(field) or request.headers.get("X-CSRFToken")
+    try:
+        validate_csrf(token)
+    except ValidationError as error:
+        log.info("Refused a cookie choice: %s", error)
+        return _error(
+            400,
+            tk._("This form has expired. Please reload the page and make your choice again."),
+        )
+    return None
+
+
+def _safe_return_path(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None. Refuses other hosts in every
+    disguise: `//host`, `https://host`, `javascript:`, backslashes, encoded forms."""
+    if not target or len(target) > 2000:
+        return None
+    for candidate in (target, unquote(target), unquote(unquote(target))):
+        if _UNSAFE_IN_PATH.search(candidate) or not candidate.startswith("/"):
+            return None
+        if candidate.startswith("//"):
+            return None
+        parts = urlsplit(candidate)
+        if parts.scheme or parts.netloc:
+            return None
+    return target
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+def _error(status: int, message: str) -> Response:
+    if _wants_json():
+        response = jsonify({"error": message})
+        response.status_code = status
+        return response
+    return tk.abort(status, message)  # type: ignore[return-value]

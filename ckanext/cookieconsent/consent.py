@@ -1,0 +1,197 @@
+"""The visitor's choice: the preferences cookie, read and written.
+
+Format, version 1 (documented in README.md), fields joined by ``:``::
+
+    1:<revision>:<unix time of the choice>:<consent id>:<granted categories>:<signature>
+
+``granted categories`` are the ids of the optional categories the visitor allowed, joined by
+``/`` (empty: all refused). The revision fixes which categories were asked, so refused ones
+need not be listed. The signature is an HMAC of everything before it, keyed from CKAN's
+SECRET_KEY: JavaScript can read the choice, nobody can forge one. Anything that does not
+parse, verify and match the current revision counts as "no choice yet".
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import ckan.plugins.toolkit as tk
+
+from ckanext.cookieconsent import config
+from ckanext.cookieconsent.catalogue import Catalogue
+
+FORMAT_VERSION = "1"
+MAX_COOKIE_BYTES = 512
+SIGNATURE_LENGTH = 16
+CONSENT_ID_BYTES = 12  # 16 characters of base64url
+_CONSENT_ID = re.compile(r"^[A-Za-z0-9_-]{16}$")
+_TIME = re.compile(r"^[0-9]{1,12}$")
+CLOCK_SKEW = 300  # seconds a choice may seem to come from the future (servers' clocks)
+
+# How the effective choice came about.
+Source = Literal["cookie", "gpc", "none"]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the visitor allows. `source` says whether it was stored, implied by Global
+    Privacy Control, or is the default before any choice (exempt categories on)."""
+
+    revision: str
+    granted: frozenset[str]
+    source: Source
+    made_at: int | None = None
+    consent_id: str | None = None
+    required: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_stored(self) -> bool:
+        return self.source == "cookie"
+
+    def allows(self, category_id: str) -> bool:
+        return category_id in self.required or category_id in self.granted
+
+    def as_dict(self, catalogue: Catalogue) -> dict[str, Any]:
+        """The choice for templates, JavaScript and API clients."""
+        return {
+            "revision": self.revision,
+            "source": self.source,
+            "made_at": self.made_at,
+            "consent_id": self.consent_id,
+            "categories": {c.id: self.allows(c.id) for c in catalogue.visible_categories},
+        }
+
+
+def default_choice(catalogue: Catalogue, *, gpc: bool) -> Choice:
+    """Before any choice: exempt categories on (CNIL exemption, opt-out), others off.
+    With Global Privacy Control, everything optional is off, exempt included."""
+    granted = (
+        frozenset()
+        if gpc
+        else frozenset(c.id for c in catalogue.visible_categories if c.exempt and not c.required)
+    )
+    return Choice(
+        revision=catalogue.revision,
+        granted=granted,
+        source="gpc" if gpc else "none",
+        required=_required(catalogue),
+    )
+
+
+def new_choice(catalogue: Catalogue, granted: Iterable[str], consent_id: str | None) -> Choice:
+    """A choice made now. Unknown or required ids in `granted` are dropped; the visitor's
+    consent id is kept across changes so that their history can be followed."""
+    optional = set(catalogue.optional_category_ids)
+    return Choice(
+        revision=catalogue.revision,
+        granted=frozenset(g for g in granted if g in optional),
+        source="cookie",
+        made_at=int(time.time()),
+        consent_id=consent_id if consent_id and _CONSENT_ID.match(consent_id) else _new_id(),
+        required=_required(catalogue),
+    )
+
+
+def serialise(choice: Choice, secret: bytes) -> str:
+    payload = ":".join(
+        [
+            FORMAT_VERSION,
+            choice.revision,
+            str(choice.made_at),
+            str(choice.consent_id),
+            "/".join(sorted(choice.granted)),
+        ]
+    )
+    return f"{payload}:{_sign(payload, secret)}"
+
+
+def parse(value: str | None, catalogue: Catalogue, secret: bytes, max_age: int) -> Choice | None:
+    """The stored choice, or None when the value is absent, malformed, oversized, forged,
+    expired or made for another revision of the policy. Never raises."""
+    if not value or len(value) > MAX_COOKIE_BYTES:
+        return None
+    parts = value.split(":")
+    if len(parts) != 6:
+        return None
+    version, revision, made_at, consent_id, granted, signature = parts
+    payload = value[: -len(signature) - 1]
+    if (
+        version != FORMAT_VERSION
+        or not hmac.compare_digest(signature, _sign(payload, secret))
+        or revision != catalogue.revision
+        or not _TIME.match(made_at)
+        or not _CONSENT_ID.match(consent_id)
+    ):
+        return None
+    if not -CLOCK_SKEW <= time.time() - int(made_at) <= max_age:
+        return None
+    granted_ids = frozenset(granted.split("/")) if granted else frozenset()
+    if not granted_ids <= set(catalogue.optional_category_ids):
+        return None
+    return Choice(
+        revision=revision,
+        granted=granted_ids,
+        source="cookie",
+        made_at=int(made_at),
+        consent_id=consent_id,
+        required=_required(catalogue),
+    )
+
+
+def signing_key(secret_key: str) -> bytes:
+    """A key of our own, derived from CKAN's secret, so that no other use of the
+    secret can produce a valid preferences cookie."""
+    return hashlib.sha256(b"ckanext-cookieconsent:" + secret_key.encode()).digest()
+
+
+def _sign(payload: str, secret: bytes) -> str:
+    digest = hmac.new(secret, payload.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:SIGNATURE_LENGTH]
+
+
+def _new_id() -> str:
+    return secrets.token_urlsafe(CONSENT_ID_BYTES)
+
+
+def _required(catalogue: Catalogue) -> frozenset[str]:
+    return frozenset(c.id for c in catalogue.categories if c.required)
+
+
+# --- In a request -----------------------------------------------------------------
+
+
+def current(catalogue: Catalogue) -> Choice:
+    """The choice in force for this request, parsed once per request.
+
+    The stored choice if valid; otherwise the default, which is "refuse all optional"
+    when the browser sends Global Privacy Control (and the portal honours it).
+    """
+    from flask import g, request
+
+    cached = g.get("cookieconsent_choice")
+    if cached is not None and cached.revision == catalogue.revision:
+        return cached
+    stored = parse(
+        request.cookies.get(config.cookie_name()),
+        catalogue,
+        signing_key(tk.config.get("SECRET_KEY")),
+        config.cookie_max_age(),
+    )
+    choice = stored or default_choice(catalogue, gpc=gpc_signal())
+    g.cookieconsent_choice = choice
+    return choice
+
+
+def gpc_signal() -> bool:
+    """Whether the request carries Global Privacy Control and the portal honours it."""
+    from flask import request
+
+    return config.honor_gpc() and request.headers.get("Sec-GPC", "").strip() == "1"
