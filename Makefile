@@ -16,6 +16,7 @@ help:
 	@echo "make test       run the test suite against CKAN $(CKAN_VERSION) (CKAN_VERSION=2.11.5 for 2.11)"
 	@echo "make lint       ruff and pyright"
 	@echo "make i18n       extract, update and compile the translations"
+	@echo "make benchmark  time the extension against CKAN baselines, refresh BENCHMARKS.md"
 
 # The environment is (re)built when the project's metadata changes.
 $(STAMP): pyproject.toml
@@ -46,6 +47,9 @@ demo: $(STAMP)
 # Debian's chromium for the browser tests (Playwright's own download cannot work here).
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf .venv .demo build dist *.egg-info

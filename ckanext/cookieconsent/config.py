@@ -28,6 +28,14 @@ def position() -> str:
     return tk.config.get("ckanext.cookieconsent.position")
 
 
+def gate_googleanalytics() -> bool:
+    return tk.config.get("ckanext.cookieconsent.gate_googleanalytics")
+
+
+def googleanalytics_category() -> str:
+    return tk.config.get("ckanext.cookieconsent.googleanalytics_category")
+
+
 def text_override(name: str, lang: str) -> str | None:
     """A text the portal set for one language, e.g. ckanext.cookieconsent.intro.fr."""
     # A dynamic option: CKAN's declaration cannot list every language, so say "None"

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any
 
 import ckan.plugins.toolkit as tk
+from markupsafe import Markup, escape
 
 from ckanext.cookieconsent import catalogue, config, consent
+
+_SCRIPT_TAG = re.compile(r"<script\b([^>]*)>", re.IGNORECASE)
+_TYPE_ATTRIBUTE = re.compile(r"""\stype\s*=\s*(["'])([^"']*)\1""", re.IGNORECASE)
+_SRC_ATTRIBUTE = re.compile(r"\ssrc\s*=", re.IGNORECASE)
 
 
 def cookieconsent_allowed(category: str) -> bool:
@@ -51,6 +57,46 @@ def cookieconsent_policy() -> dict[str, Any]:
 def cookieconsent_categories() -> list[dict[str, Any]]:
     """The categories a visitor is asked about (with cookies, or required), in order."""
     return [c for c in cookieconsent_policy()["categories"] if c["cookies"] or c["required"]]
+
+
+def cookieconsent_category_title(category: str) -> str:
+    """The title of a category in the page's language (the id if unknown)."""
+    found = catalogue.current().category(category)
+    return catalogue.translate(found.title, tk.h.lang() or "") if found else category
+
+
+def cookieconsent_unique_id(prefix: str) -> str:
+    """An id unique within the page, for labelling repeated snippets."""
+    from flask import g
+
+    g.cookieconsent_ids = g.get("cookieconsent_ids", 0) + 1
+    return f"{prefix}-{g.cookieconsent_ids}"
+
+
+def cookieconsent_gate_scripts(html: str, category: str) -> Markup:
+    """Make the <script> tags of a trusted HTML fragment (another extension's snippet)
+    wait for `category`: inert now, started by our script once allowed."""
+    if cookieconsent_allowed(category):
+        return Markup(html)
+
+    def inert(tag: re.Match[str]) -> str:
+        attributes = tag.group(1)
+        declared = _TYPE_ATTRIBUTE.search(attributes)
+        original_type = declared.group(2) if declared else "text/javascript"
+        attributes = _SRC_ATTRIBUTE.sub(
+            " data-cookieconsent-src=", _TYPE_ATTRIBUTE.sub("", attributes)
+        )
+        return (
+            f'<script type="text/plain" data-cookieconsent-category="{escape(category)}"'
+            f' data-cookieconsent-type="{escape(original_type)}"{attributes}>'
+        )
+
+    return Markup(_SCRIPT_TAG.sub(inert, str(html)))
+
+
+def cookieconsent_googleanalytics_category() -> str | None:
+    """The category ckanext-googleanalytics' tag waits for, or None if not gated."""
+    return config.googleanalytics_category() if config.gate_googleanalytics() else None
 
 
 def cookieconsent_position() -> str:

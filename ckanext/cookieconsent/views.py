@@ -18,7 +18,9 @@ log = logging.getLogger(__name__)
 
 cookieconsent = Blueprint("cookieconsent", __name__)
 
-ACTIONS = ("accept_all", "refuse_all", "save")
+# accept_all, refuse_all: every optional category; save: exactly the `granted` ones;
+# allow: one more `category` on top of the current choice (an embed's "Always allow").
+ACTIONS = ("accept_all", "refuse_all", "save", "allow")
 # Characters browsers drop or reinterpret in a URL: tabs, newlines, backslashes.
 _UNSAFE_IN_PATH = re.compile(r"[\x00-\x20\x7f\\]")
 
@@ -58,6 +60,11 @@ def consent_post() -> Response:
         granted: list[str] = list(current.optional_category_ids)
     elif action == "refuse_all":
         granted = []
+    elif action == "allow":
+        category = request.form.get("category", "")
+        if category not in current.optional_category_ids:
+            return _error(400, tk._("Unknown category: {category}.").format(category=category))
+        granted = [*previous.granted, category]
     else:
         granted = request.form.getlist("granted")
     choice = consent.new_choice(current, granted, previous.consent_id)

@@ -186,11 +186,12 @@
     }
   }
 
-  function activateEmbeds() {
+  // `focused`: the placeholder the visitor acted on, whose content then takes the focus.
+  function activateEmbeds(focused) {
     var placeholders = document.querySelectorAll("[data-cookieconsent-embed]");
     Array.prototype.forEach.call(placeholders, function (placeholder) {
       if (allowed(placeholder.getAttribute("data-cookieconsent-embed"))) {
-        activateEmbed(placeholder, false);
+        activateEmbed(placeholder, placeholder === focused);
       }
     });
   }
@@ -204,10 +205,10 @@
     });
   }
 
-  function apply(isChange) {
+  function apply(isChange, focusedEmbed) {
     deleteRefusedCookies();
     activateScripts();
-    activateEmbeds();
+    activateEmbeds(focusedEmbed);
     syncSwitches();
     if (isChange) {
       document.dispatchEvent(new CustomEvent("cookieconsent:change", {
@@ -282,7 +283,7 @@
       event.preventDefault();
       var data = new FormData(form);
       data.set(submitter.name, submitter.value);
-      fetch(form.action, {
+      fetch(form.getAttribute("action"), {  // form.action is the buttons named "action"
         method: "POST",
         body: data,
         credentials: "same-origin",
@@ -293,10 +294,15 @@
         }
         return response.json();
       }).then(function () {
-        apply(true);
+        var embed = form.closest("[data-cookieconsent-embed]");
         var inBanner = banner && banner.contains(form);
+        apply(true, embed);
         if (inBanner) {
           closeBanner();
+        } else if (embed) {
+          if (banner) {
+            banner.hidden = true;
+          }
         } else {
           if (banner) {
             banner.hidden = true;
@@ -352,6 +358,8 @@
       activateEmbed(button.closest("[data-cookieconsent-embed]"), true);
     }
   });
-  apply(false);
+  Array.prototype.forEach.call(document.querySelectorAll("[data-cookieconsent-allow-once]"),
+    function (button) { button.hidden = false; });
+  apply(false, null);
   document.dispatchEvent(new CustomEvent("cookieconsent:ready", { detail: { choice: choice() } }));
 })();

@@ -1,0 +1,187 @@
+"""Side-by-side timing of HTTP endpoints on loopback: the same run measures the candidate and
+its baseline, in alternating order, so that a noisy, shared machine slows both alike.
+
+One keep-alive connection per endpoint, requests sent back to back (one at a time): the
+throughput is what one client gets, and a change in CKAN's work per request shows in it
+directly. Every loop is bounded both in requests and in seconds.
+"""
+
+from __future__ import annotations
+
+import http.client
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One request to time; `url` gives the server (so endpoints may be on different ones)."""
+
+    label: str
+    url: str
+    method: str = "GET"
+    body: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    expect_status: int = 200
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How much to measure. With the defaults, two endpoints of ~3 ms take ~25 s, 80 s at most."""
+
+    rounds: int = 11
+    requests: int = 300  # per endpoint and round, unless `seconds` runs out first
+    seconds: float = 3.0  # cap per endpoint and round
+    warmup_requests: int = 50  # per endpoint, before any timing
+    warmup_seconds: float = 5.0
+
+
+@dataclass
+class Timings:
+    """One endpoint's figures, round by round: a throughput and every request's latency."""
+
+    endpoint: Endpoint
+    throughputs: list[float] = field(default_factory=list)  # requests per second, per round
+    round_latencies: list[list[float]] = field(default_factory=list)  # seconds, per round
+
+    @property
+    def latencies(self) -> list[float]:
+        return [latency for one_round in self.round_latencies for latency in one_round]
+
+    @property
+    def requests(self) -> int:
+        return sum(len(one_round) for one_round in self.round_latencies)
+
+    @property
+    def median_throughput(self) -> float:
+        return statistics.median(self.throughputs)
+
+    @property
+    def median_latency(self) -> float:
+        return statistics.median(self.latencies)
+
+
+Measure = Literal["throughput", "latency"]
+
+
+@dataclass
+class Comparison:
+    """The timings of endpoints measured side by side, round by round."""
+
+    timings: dict[str, Timings]
+    seconds: float  # wall time of the measurement, warm-up included
+
+    def ratios(self, candidate: str, baseline: str, of: Measure = "throughput") -> list[float]:
+        """Per-round ratios candidate / baseline, each pairing two batches run seconds apart.
+
+        `of="latency"` compares the rounds' median latencies instead of throughputs.
+        """
+        a, b = self.timings[candidate], self.timings[baseline]
+        if of == "throughput":
+            pairs = zip(a.throughputs, b.throughputs, strict=True)
+        else:
+            pairs = zip(
+                map(statistics.median, a.round_latencies),
+                map(statistics.median, b.round_latencies),
+                strict=True,
+            )
+        return [x / y for x, y in pairs]
+
+    def ratio(self, candidate: str, baseline: str, of: Measure = "throughput") -> float:
+        """Median of the per-round ratios: robust to a round that noise hit on one side."""
+        return statistics.median(self.ratios(candidate, baseline, of))
+
+
+class Client:
+    """A keep-alive HTTP/1.1 connection that reopens if the server closes it."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(f"benchmarks send traffic to loopback only, not {parts.hostname}")
+        self._connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        self._target = parts.path + (f"?{parts.query}" if parts.query else "")
+
+    def send(self, endpoint: Endpoint) -> bytes:
+        self._connection.request(
+            endpoint.method, self._target, body=endpoint.body, headers=dict(endpoint.headers)
+        )
+        response = self._connection.getresponse()
+        body = response.read()  # the whole body: the client has waited for all of it
+        if response.status != endpoint.expect_status:
+            raise RuntimeError(
+                f"{endpoint.label}: {endpoint.method} {endpoint.url} answered "
+                f"{response.status}, expected {endpoint.expect_status}: {body[:300]!r}"
+            )
+        if response.will_close:
+            self._connection.close()  # http.client reconnects on the next request
+        return body
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def batch(client: Client, endpoint: Endpoint, requests: int, seconds: float) -> list[float]:
+    """Send up to `requests` requests for up to `seconds`; each one's latency in seconds."""
+    latencies: list[float] = []
+    clock = time.perf_counter
+    deadline = clock() + seconds
+    while len(latencies) < requests:
+        start = clock()
+        client.send(endpoint)
+        end = clock()
+        latencies.append(end - start)
+        if end >= deadline:
+            break
+    return latencies
+
+
+def compare(
+    endpoints: Sequence[Endpoint],
+    settings: Settings = Settings(),
+    progress: Callable[[str], None] = lambda _: None,
+) -> Comparison:
+    """Warm every endpoint up, then time them round by round.
+
+    Round r starts with endpoint r (mod n) and goes on in order, so that each endpoint comes
+    first, second, ... equally often over the rounds: a drift in the machine's speed during
+    a round does not favour one side.
+    """
+    labels = [e.label for e in endpoints]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"endpoint labels must differ: {labels}")
+    started = time.perf_counter()
+    clients = {e.label: Client(e.url) for e in endpoints}
+    timings = {e.label: Timings(e) for e in endpoints}
+    try:
+        for endpoint in endpoints:
+            batch(
+                clients[endpoint.label],
+                endpoint,
+                settings.warmup_requests,
+                settings.warmup_seconds,
+            )
+        for r in range(settings.rounds):
+            order = [*endpoints[r % len(endpoints) :], *endpoints[: r % len(endpoints)]]
+            for endpoint in order:
+                batch_start = time.perf_counter()
+                latencies = batch(
+                    clients[endpoint.label], endpoint, settings.requests, settings.seconds
+                )
+                elapsed = time.perf_counter() - batch_start
+                timings[endpoint.label].throughputs.append(len(latencies) / elapsed)
+                timings[endpoint.label].round_latencies.append(latencies)
+            progress(
+                f"round {r + 1}/{settings.rounds}: "
+                + ", ".join(
+                    f"{t.endpoint.label} {t.throughputs[-1]:.0f}/s" for t in timings.values()
+                )
+            )
+    finally:
+        for client in clients.values():
+            client.close()
+    return Comparison(timings, time.perf_counter() - started)

@@ -1,0 +1,106 @@
+"""Run the benchmarks and refresh BENCHMARKS.md: `python benchmarks/run.py [NAME ...]`.
+
+Starts a temporary embedded PostgreSQL and the CKAN servers the benchmarks ask for, runs
+each benchmark, prints a table, rewrites the benchmarks' sections of BENCHMARKS.md, and
+stops everything it started, also on error or Ctrl-C. Exit status: 0 when every target is
+met, 1 when one is missed, 130 when interrupted.
+
+A benchmark is a module with a KEY and a `run(workspace, settings, progress) -> Result`;
+add it to BENCHMARKS below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from datetime import datetime, timezone
+from types import FrameType
+
+import bench_api
+from ckan_server import SERVER_KINDS, Workspace
+from measure import Settings
+from report import Result, console, machine, write_markdown
+
+Benchmark = Callable[[Workspace, Settings, Callable[[str], None]], Result]
+
+BENCHMARKS: dict[str, Benchmark] = {
+    bench_api.KEY: bench_api.run,
+}
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # `kill` and a closed terminal stop the run the way Ctrl-C does, through the
+    # `with Workspace()` exit that stops the servers and PostgreSQL.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    defaults = Settings()
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})",
+    )
+    parser.add_argument("--rounds", type=int, default=defaults.rounds)
+    parser.add_argument(
+        "--requests", type=int, default=defaults.requests, help="per endpoint and round"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=defaults.seconds, help="cap per endpoint and round"
+    )
+    parser.add_argument("--server", choices=SERVER_KINDS, default="waitress")
+    parser.add_argument("--no-write", action="store_true", help="leave BENCHMARKS.md alone")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+    if args.rounds < 1 or args.requests < 1 or args.seconds <= 0:
+        parser.error("--rounds, --requests and --seconds must be positive")
+    if args.server == "waitress":
+        try:
+            import waitress  # noqa: F401
+        except ImportError:
+            parser.error("waitress is missing: `pip install -e '.[dev]'`, or use --server ckan-run")
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (as under root); it does not matter.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+    settings = Settings(rounds=args.rounds, requests=args.requests, seconds=args.seconds)
+    command = shlex.join(["python", "benchmarks/run.py", *(argv or sys.argv[1:])])
+    setup = f"{machine()}; CKAN served by {args.server}"
+    when = datetime.now(timezone.utc)
+    started = time.monotonic()
+    results: list[Result] = []
+
+    def progress(message: str) -> None:
+        print(f"  [{time.monotonic() - started:5.1f} s] {message}", flush=True)
+
+    try:
+        with Workspace(kind=args.server) as workspace:
+            progress("PostgreSQL up")
+            for name in args.names or BENCHMARKS:
+                progress(f"benchmark {name}")
+                results.append(BENCHMARKS[name](workspace, settings, progress))
+    except KeyboardInterrupt:
+        print("\nInterrupted: the CKAN servers and PostgreSQL are stopped.", file=sys.stderr)
+        return 130
+
+    print(console(results))
+    if not args.no_write:
+        write_markdown(results, command, setup, when)
+        print(f"\nBENCHMARKS.md: {', '.join(r.key for r in results)} section(s) updated.")
+    print(f"Total run time: {time.monotonic() - started:.0f} s.")
+    return 0 if all(r.passed for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

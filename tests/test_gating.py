@@ -1,0 +1,164 @@
+"""Gating on the server: the script and embed macros, and ckanext-googleanalytics' tag."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask import render_template_string
+
+EXAMPLE = "ckanext.cookieconsent:examples/matomo-youtube.yaml"
+GTAG = "https://www.googletagmanager.com/gtag/js?id=G-TEST123"
+
+pytestmark = [
+    pytest.mark.ckan_config("ckanext.cookieconsent.catalogue", EXAMPLE),
+    pytest.mark.usefixtures("with_plugins"),
+]
+
+
+def _accept_all(client: Any) -> None:
+    response = client.post("/cookies/consent", data={"action": "accept_all"})
+    assert response.status_code in (200, 303)
+
+
+def _render(app: Any, source: str, cookie: str = "", gpc: bool = False) -> str:
+    headers = {"Cookie": cookie} if cookie else {}
+    if gpc:
+        headers["Sec-GPC"] = "1"
+    with app.flask_app.test_request_context("/about", headers=headers):
+        app.flask_app.preprocess_request()
+        return render_template_string(
+            "{% import 'cookieconsent/macros/gate.html' as gate %}" + source
+        )
+
+
+def _consent_cookie(app: Any, action: str = "accept_all") -> str:
+    client = app.test_client()
+    response = client.post("/cookies/consent", data={"action": action}, follow_redirects=False)
+    header = next(h for h in response.headers.getlist("Set-Cookie")
+                  if h.startswith("cookies_preferences="))  # fmt: skip
+    return header.split(";")[0]
+
+
+SCRIPT = (
+    "{{ gate.script('media', src='/static/player.js', "
+    "attrs={'async': true, 'nonce': 'n0nce', 'defer': false, 'id': 'player'}) }}"
+)
+
+
+@pytest.mark.ckan_config("ckan.plugins", "cookieconsent")
+def test_script_is_inert_before_consent(app: Any) -> None:
+    html = _render(app, SCRIPT)
+    assert 'type="text/plain"' in html
+    assert 'data-cookieconsent-category="media"' in html
+    assert 'data-cookieconsent-src="/static/player.js"' in html
+    assert ' src="' not in html
+    assert " async" in html and 'nonce="n0nce"' in html and 'id="player"' in html
+    assert "defer" not in html
+
+
+@pytest.mark.ckan_config("ckan.plugins", "cookieconsent")
+def test_script_is_live_once_allowed(app: Any) -> None:
+    html = _render(app, SCRIPT, cookie=_consent_cookie(app))
+    assert re.search(r'<script type="text/javascript" src="/static/player.js"[^>]* async', html)
+    assert "text/plain" not in html
+
+
+@pytest.mark.ckan_config("ckan.plugins", "cookieconsent")
+def test_inline_script_keeps_its_body(app: Any) -> None:
+    source = "{% call gate.script('media') %}window.loaded = true;{% endcall %}"
+    inert = _render(app, source)
+    assert 'type="text/plain"' in inert and "window.loaded = true;" in inert
+    assert "data-cookieconsent-src" not in inert
+
+
+@pytest.mark.ckan_config("ckan.plugins", "cookieconsent")
+def test_exempt_category_runs_by_default_but_not_under_gpc(app: Any) -> None:
+    source = "{{ gate.script('statistics', src='/matomo.js') }}"
+    assert 'src="/matomo.js"' in _render(app, source)
+    assert 'data-cookieconsent-src="/matomo.js"' in _render(app, source, gpc=True)
+
+
+EMBED = (
+    "{{ gate.embed('media', src='https://www.youtube-nocookie.com/embed/x', "
+    "title='Launch video', provider='YouTube', width=640, height=360) }}"
+)
+
+
+@pytest.mark.ckan_config("ckan.plugins", "cookieconsent")
+def test_embed_waits_behind_a_placeholder_of_the_same_size(app: Any) -> None:
+    html = _render(app, EMBED)
+    placeholder = html.split("<template>")[0]
+    assert "<iframe" not in placeholder
+    assert "width: 640px; height: 360px;" in placeholder
+    assert "Launch video" in placeholder and "YouTube" in placeholder
+    assert "Third-party content" in placeholder
+    assert "Allow this once" in placeholder and "Always allow" in placeholder
+    assert 'name="action" value="allow"' in placeholder
+    assert '<template><iframe src="https://www.youtube-nocookie.com/embed/x"' in html
+
+
+@pytest.mark.ckan_config("ckan.plugins", "cookieconsent")
+def test_embed_is_an_iframe_once_allowed(app: Any) -> None:
+    html = _render(app, EMBED, cookie=_consent_cookie(app))
+    assert html.strip().startswith('<iframe src="https://www.youtube-nocookie.com/embed/x"')
+
+
+@pytest.mark.ckan_config("ckan.plugins", "cookieconsent")
+def test_embed_placeholder_in_french(app: Any) -> None:
+    with app.flask_app.test_request_context("/fr/about", environ_base={"CKAN_LANG": "fr"}):
+        app.flask_app.preprocess_request()
+        html = render_template_string(
+            "{% import 'cookieconsent/macros/gate.html' as gate %}" + EMBED
+        )
+    assert "Autoriser cette fois" in html and "Contenus tiers" in html
+
+
+@pytest.mark.ckan_config("ckan.plugins", "cookieconsent")
+def test_always_allow_adds_one_category_to_the_choice(app: Any) -> None:
+    client = app.test_client()
+    client.post("/cookies/consent", data={"action": "refuse_all"})
+    client.post("/cookies/consent", data={"action": "allow", "category": "media"})
+    assert re.search(r'value="media"[^>]*checked', client.get("/cookies").body)
+    bad = client.post("/cookies/consent", data={"action": "allow", "category": "necessary"})
+    assert bad.status_code == 400
+
+
+# --- ckanext-googleanalytics ---------------------------------------------------------
+
+
+@pytest.mark.ckan_config("ckan.plugins", "cookieconsent googleanalytics")
+@pytest.mark.ckan_config("googleanalytics.id", "G-TEST123")
+@pytest.mark.ckan_config("googleanalytics.tracking_mode", "gtag")
+def test_googleanalytics_tag_waits_for_statistics(app: Any) -> None:
+    client = app.test_client()
+    client.post("/cookies/consent", data={"action": "refuse_all"})
+    before = client.get("/about").body
+    assert f'data-cookieconsent-src="{GTAG}"' in before
+    assert f'src="{GTAG}"' not in before.replace(f'data-cookieconsent-src="{GTAG}"', "")
+    assert re.search(r'<script type="text/plain" data-cookieconsent-category="statistics"'
+                     r'[^>]*>\s*window.dataLayer', before)  # fmt: skip
+    _accept_all(client)
+    after = client.get("/about").body
+    assert f'<script async src="{GTAG}"></script>' in after
+    assert "data-cookieconsent-category" not in after
+
+
+@pytest.mark.ckan_config("ckan.plugins", "cookieconsent googleanalytics")
+@pytest.mark.ckan_config("googleanalytics.id", "GTM-TEST123")
+@pytest.mark.ckan_config("googleanalytics.tracking_mode", "gtm")
+def test_googleanalytics_tag_manager_noscript_frame_waits_too(app: Any) -> None:
+    client = app.test_client()
+    client.post("/cookies/consent", data={"action": "refuse_all"})
+    assert "googletagmanager.com/ns.html" not in client.get("/about").body
+    _accept_all(client)
+    assert "googletagmanager.com/ns.html" in client.get("/about").body
+
+
+@pytest.mark.ckan_config("ckan.plugins", "cookieconsent googleanalytics")
+@pytest.mark.ckan_config("googleanalytics.id", "G-TEST123")
+@pytest.mark.ckan_config("googleanalytics.tracking_mode", "gtag")
+@pytest.mark.ckan_config("ckanext.cookieconsent.gate_googleanalytics", False)
+def test_googleanalytics_gating_can_be_switched_off(app: Any) -> None:
+    assert f'<script async src="{GTAG}"></script>' in app.get("/about").body
