@@ -53,9 +53,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _database(reset_db: Any) -> None:
-    """CKAN's tables exist before any test runs (`ckan db init`)."""
+def _database(reset_db: Any, migrate_db_for: Any) -> None:
+    """CKAN's tables and ours exist before any test runs (`ckan db init`, then
+    `ckan db upgrade -p cookieconsent`). `clean_db` later empties them, keeping them."""
+    import ckan.plugins as plugins
+
     reset_db()
+    plugins.load("cookieconsent")  # CKAN finds a plugin's migrations through the plugin
+    try:
+        migrate_db_for("cookieconsent")
+    finally:
+        plugins.unload("cookieconsent")
 
 
 @pytest.fixture
@@ -75,3 +83,87 @@ def register_plugin(monkeypatch: pytest.MonkeyPatch) -> Any:
 
     monkeypatch.setattr(plugins_core, "_get_service", get_service)
     return extra.__setitem__
+
+
+# --- Browser tests: a live CKAN over HTTP and Debian's chromium through Playwright -----
+# Used by tests marked `browser` (tests/test_browser_consent.py). Playwright cannot
+# download its own browser here: Debian's chromium is driven instead, and only loopback
+# addresses are used.
+
+import threading  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture
+def live_server(make_app: Any) -> Iterator[str]:
+    """The test's CKAN app served over real HTTP on 127.0.0.1; yields the base URL.
+
+    The app comes from CKAN's `make_app` fixture, so the test's `ckan_config` marks and
+    `with_plugins` apply. `ckan.site_url` does not matter: the extension's redirects and
+    the pages' links are relative paths, and the Origin check compares with the Host the
+    browser sent.
+    """
+    from werkzeug.serving import make_server
+
+    # The whole WSGI stack, as `ckan run` serves it (the Flask app plus any IMiddleware).
+    server = make_server("127.0.0.1", 0, make_app().app, threaded=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="live-ckan", daemon=True
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless chromium for the session, closed (with Playwright's driver) at the end."""
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing: install Debian's chromium (make browser)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
+    """Factory of pages, each in a fresh context (no cookies, no storage). Keyword
+    arguments go to `browser.new_context`, e.g. `new_page(java_script_enabled=False)` or
+    `new_page(viewport={"width": 320, "height": 640}, locale="fr-FR")`."""
+    contexts: list[BrowserContext] = []
+
+    def make(**options: Any) -> Page:
+        options.setdefault("locale", "en-GB")
+        context = browser.new_context(**options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page: Callable[..., Page]) -> Page:
+    """A page with JavaScript, in a fresh context."""
+    return new_page()

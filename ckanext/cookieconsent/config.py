@@ -43,6 +43,14 @@ def text_override(name: str, lang: str) -> str | None:
     return tk.config.get(f"ckanext.cookieconsent.{name}.{lang}", None) or None
 
 
+def records_enabled() -> bool:
+    return tk.config.get("ckanext.cookieconsent.records")
+
+
+def retention_days() -> int:
+    return tk.config.get("ckanext.cookieconsent.retention_days")
+
+
 def builtin_catalogue_values() -> dict[str, str]:
     """What the built-in catalogue's placeholders stand for on this portal."""
     session_permanent = tk.config.get("SESSION_PERMANENT")

@@ -32,7 +32,7 @@ FORMAT_VERSION = "1"
 MAX_COOKIE_BYTES = 512
 SIGNATURE_LENGTH = 16
 CONSENT_ID_BYTES = 12  # 16 characters of base64url
-_CONSENT_ID = re.compile(r"^[A-Za-z0-9_-]{16}$")
+CONSENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16}$")
 _TIME = re.compile(r"^[0-9]{1,12}$")
 CLOCK_SKEW = 300  # seconds a choice may seem to come from the future (servers' clocks)
 
@@ -95,7 +95,7 @@ def new_choice(catalogue: Catalogue, granted: Iterable[str], consent_id: str | N
         granted=frozenset(g for g in granted if g in optional),
         source="cookie",
         made_at=int(time.time()),
-        consent_id=consent_id if consent_id and _CONSENT_ID.match(consent_id) else _new_id(),
+        consent_id=consent_id if consent_id and CONSENT_ID_PATTERN.match(consent_id) else _new_id(),
         required=_required(catalogue),
     )
 
@@ -128,7 +128,7 @@ def parse(value: str | None, catalogue: Catalogue, secret: bytes, max_age: int) 
         or not hmac.compare_digest(signature, _sign(payload, secret))
         or revision != catalogue.revision
         or not _TIME.match(made_at)
-        or not _CONSENT_ID.match(consent_id)
+        or not CONSENT_ID_PATTERN.match(consent_id)
     ):
         return None
     if not -CLOCK_SKEW <= time.time() - int(made_at) <= max_age:

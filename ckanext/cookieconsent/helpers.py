@@ -40,6 +40,11 @@ def cookieconsent_banner_needed() -> bool:
     return needs_consent and consent.current(current).source == "none"
 
 
+def cookieconsent_gpc() -> bool:
+    """Whether the request carries Global Privacy Control (and the portal honours it)."""
+    return consent.gpc_signal()
+
+
 def cookieconsent_choice_date() -> str | None:
     """When the visitor made their choice, formatted for the page's language."""
     made_at = consent.current(catalogue.current()).made_at

@@ -1,9 +1,11 @@
-"""The extension's pages: the cookie policy and the endpoint that stores a choice."""
+"""The extension's pages: the cookie policy, the endpoint that stores a choice, and the
+sysadmins' dashboard of consent records."""
 
 from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import ckan.plugins.toolkit as tk
@@ -12,12 +14,13 @@ from flask_wtf.csrf import validate_csrf
 from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
-from ckanext.cookieconsent import catalogue, config, consent, signals
+from ckanext.cookieconsent import catalogue, charts, config, consent, records, signals
 
 log = logging.getLogger(__name__)
 
 cookieconsent = Blueprint("cookieconsent", __name__)
 
+ORIGINS = ("banner", "policy", "embed")
 # accept_all, refuse_all: every optional category; save: exactly the `granted` ones;
 # allow: one more `category` on top of the current choice (an embed's "Always allow").
 ACTIONS = ("accept_all", "refuse_all", "save", "allow")
@@ -78,10 +81,45 @@ def consent_post() -> Response:
         response = redirect(back or tk.url_for("cookieconsent.policy"), code=303)
     _store(response, choice)
     _delete_refused_cookies(response, current, choice)
+    origin = request.form.get("origin", "")
+    method = origin if origin in ORIGINS else "banner"
+    if method == "policy" and action == "refuse_all" and previous.is_stored:
+        method = "withdrawal"
+    _record(choice, current, method)
     signals.choice_made.send(
-        choice.consent_id, choice=choice, action=action, language=tk.h.lang() or ""
-    )
+        choice.consent_id, choice=choice, action=action, method=method,
+        language=tk.h.lang() or "",
+    )  # fmt: skip
     return response
+
+
+@cookieconsent.after_app_request
+def _remember_gpc_default(response: Response) -> Response:
+    """A page seen with Global Privacy Control and no choice yet: keep the implied refusal
+    (cookie and record), once, so that it is remembered and can be proven like any other."""
+    if (
+        request.method != "GET"
+        or response.mimetype != "text/html"
+        or response.status_code != 200
+        or request.headers.get("Sec-GPC") is None
+    ):
+        return response
+    current = catalogue.current()
+    if consent.current(current).source != "gpc":
+        return response
+    choice = consent.new_choice(current, [], None)
+    _store(response, choice)
+    _record(choice, current, "gpc")
+    signals.choice_made.send(
+        choice.consent_id, choice=choice, action="refuse_all", method="gpc",
+        language=tk.h.lang() or "",
+    )  # fmt: skip
+    return response
+
+
+def _record(choice: consent.Choice, current: catalogue.Catalogue, method: str) -> None:
+    if config.records_enabled():
+        records.write(choice, current, method, tk.h.lang() or "")
 
 
 def _store(response: Response, choice: consent.Choice) -> None:
@@ -159,3 +197,55 @@ def _error(status: int, message: str) -> Response:
         response.status_code = status
         return response
     return tk.abort(status, message)  # type: ignore[return-value]
+
+
+# --- The sysadmins' dashboard ----------------------------------------------------------
+
+
+@cookieconsent.route("/ckan-admin/cookies")
+def dashboard() -> str:
+    """How visitors answer: records, acceptance per revision, answers per category by day."""
+    _sysadmin_only()
+    period = _period_from(request.args)
+    stats = tk.get_action("cookieconsent_stats")(_user_context(), dict(period))
+    return tk.render(
+        "cookieconsent/admin/dashboard.html",
+        {"stats": stats, "chart": charts.answers_by_day(stats), "period": period},
+    )
+
+
+@cookieconsent.route("/ckan-admin/cookies/export.csv")
+def export() -> Response:
+    """The records of a date range as CSV."""
+    _sysadmin_only()
+    period = _period_from(request.args)
+    since = records.parse_day(period["since"]) if "since" in period else None
+    until = records.parse_day(period["until"], end=True) if "until" in period else None
+    name = f"cookie-consents-{period.get('since', 'start')}-{period.get('until', 'now')}.csv"
+    return Response(
+        records.export_csv(since, until),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _period_from(args: Any) -> dict[str, str]:
+    period = {k: args[k] for k in ("since", "until") if args.get(k)}
+    try:
+        for value in period.values():
+            records.parse_day(value)
+    except ValueError:
+        tk.abort(400, tk._("Dates must be given as YYYY-MM-DD."))
+    return period
+
+
+def _user_context() -> Any:
+    user = tk.current_user
+    return {"user": user.name if user.is_authenticated else ""}
+
+
+def _sysadmin_only() -> None:
+    try:
+        tk.check_access("cookieconsent_stats", _user_context(), {})
+    except tk.NotAuthorized:
+        tk.abort(403, tk._("Only sysadmins can see the cookie consent records."))

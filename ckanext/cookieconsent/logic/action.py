@@ -1,4 +1,4 @@
-"""Read-only actions: the cookie catalogue for API clients, visitors included."""
+"""Read-only actions: the cookie catalogue for everyone, the consent records for sysadmins."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import ckan.plugins.toolkit as tk
 from ckan.types import Context, DataDict
 
-from ckanext.cookieconsent import catalogue, config
+from ckanext.cookieconsent import catalogue, config, records
 from ckanext.cookieconsent.logic import schema
 
 
@@ -69,6 +69,34 @@ def cookieconsent_policy_show(context: Context, data_dict: DataDict) -> dict[str
             for category in translated["categories"]
         ],
     }
+
+
+@tk.side_effect_free
+def cookieconsent_record_show(context: Context, data_dict: DataDict) -> dict[str, Any]:
+    """The history of one consent id, each record with the policy text it answered.
+
+    :param consent_id: the consent id shown on the visitor's policy page
+    """
+    tk.check_access("cookieconsent_record_show", context, data_dict)
+    params = schema.validate(data_dict, schema.record_show())
+    history = records.history(params["consent_id"])
+    if not history:
+        raise tk.ObjectNotFound(tk._("No consent record has this id."))
+    return {"consent_id": params["consent_id"], "records": history}
+
+
+@tk.side_effect_free
+def cookieconsent_stats(context: Context, data_dict: DataDict) -> dict[str, Any]:
+    """How visitors answer: totals, acceptance per revision, answers per category and day.
+
+    :param since: first day (YYYY-MM-DD, UTC), included
+    :param until: last day (YYYY-MM-DD, UTC), included
+    """
+    tk.check_access("cookieconsent_stats", context, data_dict)
+    params = schema.validate(data_dict, schema.stats())
+    since = records.parse_day(params["since"]) if "since" in params else None
+    until = records.parse_day(params["until"], end=True) if "until" in params else None
+    return records.stats(since, until)
 
 
 def _copy_cookie(cookie: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,8 @@
-"""Who may read the cookie catalogue: everyone, visitors included.
+"""Who may do what: everyone reads the cookie catalogue; only sysadmins read the consent
+records (sysadmins pass every auth function, so these say no to everyone else).
 
-A portal that wants otherwise overrides these names through IAuthFunctions.
+A portal that wants otherwise overrides these names through IAuthFunctions
+(with @toolkit.chained_auth_function).
 """
 
 from __future__ import annotations
@@ -22,3 +24,11 @@ def cookieconsent_category_list(context: Context, data_dict: DataDict | None) ->
 @tk.auth_allow_anonymous_access
 def cookieconsent_policy_show(context: Context, data_dict: DataDict | None) -> AuthResult:
     return {"success": True}
+
+
+def cookieconsent_record_show(context: Context, data_dict: DataDict | None) -> AuthResult:
+    return {"success": False, "msg": tk._("Only sysadmins can read consent records.")}
+
+
+def cookieconsent_stats(context: Context, data_dict: DataDict | None) -> AuthResult:
+    return {"success": False, "msg": tk._("Only sysadmins can read consent statistics.")}

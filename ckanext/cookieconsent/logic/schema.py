@@ -8,13 +8,13 @@ import ckan.plugins.toolkit as tk
 from ckan.lib.i18n import get_locales_from_config
 from ckan.types import DataDict, ErrorDict
 
-from ckanext.cookieconsent import catalogue
+from ckanext.cookieconsent import catalogue, consent, records
 
 
 def validate(data_dict: DataDict, schema: dict[str, list[Any]]) -> DataDict:
     """Validated parameters, or CKAN's ValidationError (HTTP 409) saying what is expected."""
-    if not data_dict:  # the usual call: nothing to check (and navl_validate is not free)
-        return {}
+    if not data_dict and _all_optional(schema):
+        return {}  # the usual call: nothing to check (and navl_validate is not free)
     unknown = sorted(set(data_dict) - set(schema))
     errors: ErrorDict = {
         key: [f"Unknown parameter. Expected one of: {', '.join(sorted(schema))}."]
@@ -27,6 +27,11 @@ def validate(data_dict: DataDict, schema: dict[str, list[Any]]) -> DataDict:
     if errors:
         raise tk.ValidationError(errors)
     return data
+
+
+def _all_optional(schema: dict[str, list[Any]]) -> bool:
+    ignore_missing = tk.get_validator("ignore_missing")
+    return all(validators and validators[0] is ignore_missing for validators in schema.values())
 
 
 def _one_of(choices: list[str], label: str) -> Any:
@@ -66,3 +71,26 @@ def category_list() -> dict[str, list[Any]]:
 
 def policy_show() -> dict[str, list[Any]]:
     return {"lang": _lang()}
+
+
+def _day(value: Any) -> Any:
+    try:
+        records.parse_day(str(value))
+    except ValueError as error:
+        raise tk.Invalid(f"Expected a date as YYYY-MM-DD, not {value!r}.") from error
+    return str(value)
+
+
+def _consent_id(value: Any) -> Any:
+    if not isinstance(value, str) or not consent.CONSENT_ID_PATTERN.match(value):
+        raise tk.Invalid("Expected a consent id: 16 letters, digits, - or _.")
+    return value
+
+
+def record_show() -> dict[str, list[Any]]:
+    return {"consent_id": [tk.get_validator("not_empty"), _consent_id]}
+
+
+def stats() -> dict[str, list[Any]]:
+    ignore_missing = tk.get_validator("ignore_missing")
+    return {"since": [ignore_missing, _day], "until": [ignore_missing, _day]}

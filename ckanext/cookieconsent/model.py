@@ -1,0 +1,45 @@
+"""The proof-of-consent tables (created by migration/cookieconsent, not by CKAN's init)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ckan.plugins.toolkit as tk
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+
+class PolicyRevision(tk.BaseModel):
+    """A revision of the policy, with the full catalogue visitors were shown: stored once."""
+
+    __tablename__ = "cookieconsent_revision"
+
+    revision = sa.Column(sa.String(32), primary_key=True)
+    created = sa.Column(sa.DateTime(timezone=True), nullable=False)
+    catalogue = sa.Column(JSONB, nullable=False)
+
+
+class ConsentRecord(tk.BaseModel):
+    """One choice: pseudonymous by design (no IP address, user agent or user name)."""
+
+    __tablename__ = "cookieconsent_record"
+
+    id = sa.Column(sa.BigInteger, primary_key=True, autoincrement=True)
+    consent_id = sa.Column(sa.String(32), nullable=False, index=True)
+    revision = sa.Column(
+        sa.String(32), sa.ForeignKey("cookieconsent_revision.revision"), nullable=False
+    )
+    choices = sa.Column(JSONB, nullable=False)
+    created = sa.Column(sa.DateTime(timezone=True), nullable=False, index=True)
+    method = sa.Column(sa.String(16), nullable=False)  # banner, policy, embed, withdrawal, gpc
+    language = sa.Column(sa.String(16), nullable=False)
+
+    def as_dict(self) -> Any:
+        return {
+            "consent_id": self.consent_id,
+            "revision": self.revision,
+            "choices": self.choices,
+            "created": self.created.isoformat(),
+            "method": self.method,
+            "language": self.language,
+        }
