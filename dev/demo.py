@@ -2,7 +2,8 @@
 
 Starts an embedded PostgreSQL whose data lives in .demo/ (kept between runs), writes
 .demo/demo.ini, initialises the database, creates a sysadmin and serves CKAN on
-127.0.0.1. Ctrl-C stops CKAN and PostgreSQL.
+127.0.0.1 with the demo catalogue (dev/demo_catalogue.yaml) and theme (dev/demo_theme/: a
+gated statistics script and a gated embed). Ctrl-C stops CKAN and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -25,14 +26,25 @@ DEMO = ROOT / ".demo"
 CKAN = Path(sys.executable).parent / "ckan"
 ADMIN = "admin"
 
+# The demo's catalogue and theme: a statistics script and an embedded frame, both gated.
+CATALOGUE = ROOT / "dev" / "demo_catalogue.yaml"
+THEME = ROOT / "dev" / "demo_theme"
+
 # Pages that work without Solr; the home page and /dataset search and need it.
 PAGES = [
     ("/cookies", "the cookie policy: every cookie, and your choice"),
-    ("/about", "a plain portal page, with the banner"),
+    ("/about", "the gating showcase: the banner, a statistics script and an embed"),
     ("/user/login", f"sign in (user {ADMIN!r})"),
     ("/api/3/action/cookieconsent_policy_show", "the policy through the action API"),
     ("/api/3/action/status_show", "CKAN's status: lists the loaded extensions"),
 ]
+
+SHOWCASE = """
+Gating at work: open {base}/about (its frame comes from localhost, another site).
+  Before any choice: no request for /demo/stats.js nor for the frame, no demo cookie.
+  Accept all: the badge "Statistics script loaded" appears at the bottom left and the
+  frame loads, without a reload. Refuse, or withdraw on the policy page, and the cookie
+  demo_stats_id is deleted: {base}/cookies"""
 
 
 def _secret(name: str) -> str:
@@ -46,6 +58,8 @@ def _secret(name: str) -> str:
 
 def write_ini(port: int, database_url: str) -> Path:
     solr_url = os.environ.get("CKAN_SOLR_URL", "http://127.0.0.1:8983/solr/ckan")
+    # COOKIECONSENT_CATALOGUE picks another catalogue; set but empty: the built-in one only.
+    catalogue = os.environ.get("COOKIECONSENT_CATALOGUE", str(CATALOGUE))
     ini = DEMO / "demo.ini"
     ini.write_text(
         f"""# Written by dev/demo.py at each start: edit dev/demo.py, not this file.
@@ -62,7 +76,10 @@ ckan.plugins = activity cookieconsent
 ckan.locale_default = en
 ckan.locales_offered = en fr
 ckan.storage_path = {DEMO / "storage"}
-ckanext.cookieconsent.catalogue = {os.environ.get("COOKIECONSENT_CATALOGUE", "")}
+ckanext.cookieconsent.catalogue = {catalogue}
+# The demo theme (no plugin): a gated statistics script on every page, a gated embed on /about.
+extra_template_paths = {THEME / "templates"}
+extra_public_paths = {THEME / "public"}
 
 [loggers]
 keys = root, ckan, ckanext
@@ -103,14 +120,20 @@ format = %(asctime)s %(levelname)-5.5s [%(name)s] %(message)s
 
 
 def ckan(ini: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(CKAN), "-c", str(ini), *args], check=check, text=True, capture_output=True
-    )
+    result = subprocess.run([str(CKAN), "-c", str(ini), *args], text=True, capture_output=True)
+    if check and result.returncode != 0:
+        # The command's own words, not a traceback of this script (and no password).
+        tail = "\n".join(result.stderr.strip().splitlines()[-5:])
+        raise SystemExit(f"`ckan {' '.join(args[:2])}` failed ({result.returncode}):\n{tail}")
+    return result
 
 
 def ensure_sysadmin(ini: Path) -> str:
     password = _secret("admin-password")
-    if ADMIN not in ckan(ini, "user", "list").stdout.split():
+    # `ckan user list` prints "name=<name>" or "name=<name> display=<display name>".
+    listed = ckan(ini, "user", "list").stdout.splitlines()
+    names = {line.split()[0].removeprefix("name=") for line in listed if line.startswith("name=")}
+    if ADMIN not in names:
         ckan(ini, "user", "add", ADMIN, "email=admin@example.org", f"password={password}")
     ckan(ini, "sysadmin", "add", ADMIN)
     return password
@@ -146,10 +169,13 @@ def main() -> None:
         ini = write_ini(args.port, postgres.database_url("ckan_demo"))
         print("Initialising the database ...", flush=True)
         ckan(ini, "db", "init")
+        ckan(ini, "db", "upgrade", "-p", "cookieconsent")  # the consent records' tables
         password = ensure_sysadmin(ini)
+        # Threaded: a browser opens several connections at once (and idle spare ones), which
+        # a single-threaded server serves one after the other, stalling pages for seconds.
         server = subprocess.Popen(
             [str(CKAN), "-c", str(ini), "run", "--host", "127.0.0.1",
-             "--port", str(args.port), "--disable-reloader"]
+             "--port", str(args.port), "--disable-reloader", "--threaded"]
         )  # fmt: skip
         base = f"http://127.0.0.1:{args.port}"
         status = wait_until_up(base + PAGES[0][0], server)
@@ -157,6 +183,7 @@ def main() -> None:
         print(f"Sysadmin: {ADMIN} / {password}\n\nPages worth opening:")
         for path, what in PAGES:
             print(f"  {base}{path:<45} {what}")
+        print(SHOWCASE.format(base=base))
         if "CKAN_SOLR_URL" not in os.environ:
             print("\nNo Solr: the home page and /dataset need one (set CKAN_SOLR_URL).")
         print("\nCtrl-C stops CKAN and PostgreSQL.", flush=True)

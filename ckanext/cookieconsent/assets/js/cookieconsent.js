@@ -314,7 +314,13 @@
         }
       }).catch(function () {
         // The server refused or could not be reached: let the browser post the form, so
-        // the visitor sees the server's answer instead of nothing.
+        // the visitor sees the server's answer instead of nothing. submit() does not send
+        // the clicked button, so its name and value travel in a hidden field.
+        var pressed = document.createElement("input");
+        pressed.type = "hidden";
+        pressed.name = submitter.name;
+        pressed.value = submitter.value;
+        form.appendChild(pressed);
         HTMLFormElement.prototype.submit.call(form);
       });
     });
