@@ -28,7 +28,13 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-test: $(STAMP)
+# axe-core (accessibility audit) and the peers' builds (weight benchmark), from npm.
+NODE_STAMP := node_modules/.installed
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $(NODE_STAMP)
+
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -48,8 +54,8 @@ demo: $(STAMP)
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
-benchmark: $(STAMP)
+benchmark: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf .venv .demo build dist *.egg-info
+	rm -rf .venv .demo build dist *.egg-info node_modules
