@@ -9,6 +9,7 @@ gated statistics script and a gated embed). Ctrl-C stops CKAN and PostgreSQL.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import secrets
 import signal
@@ -32,8 +33,8 @@ THEME = ROOT / "dev" / "demo_theme"
 
 # Pages that work without Solr; the home page and /dataset search and need it.
 PAGES = [
-    ("/cookies", "the cookie policy: every cookie, and your choice"),
     ("/about", "the gating showcase: the banner, a statistics script and an embed"),
+    ("/cookies", "the cookie policy: every cookie, and your choice"),
     ("/user/login", f"sign in (user {ADMIN!r})"),
     ("/api/3/action/cookieconsent_policy_show", "the policy through the action API"),
     ("/api/3/action/status_show", "CKAN's status: lists the loaded extensions"),
@@ -166,7 +167,9 @@ def main() -> None:
     postgres = EmbeddedPostgres(DEMO / "pgdata", delete_on_stop=False)
     server: subprocess.Popen[bytes] | None = None
     try:
-        ini = write_ini(args.port, postgres.database_url("ckan_demo"))
+        # One database per CKAN version: 2.11 cannot run on a database migrated by 2.12.
+        ckan_version = importlib.metadata.version("ckan").replace(".", "_")
+        ini = write_ini(args.port, postgres.database_url(f"ckan_demo_{ckan_version}"))
         print("Initialising the database ...", flush=True)
         ckan(ini, "db", "init")
         ckan(ini, "db", "upgrade", "-p", "cookieconsent")  # the consent records' tables
