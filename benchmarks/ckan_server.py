@@ -4,6 +4,13 @@
         on = ws.server(plugins=["cookieconsent"])
         off = ws.server(plugins=[])  # same database, extension disabled
 
+A server's configuration can be written before it starts (`ws.configure(...)`), to run a
+CLI command on it first, e.g. an extension's migrations:
+
+        ini = ws.configure(plugins=["cookieconsent"])
+        ws.ckan(ini, "db", "upgrade", "-p", "cookieconsent")
+        on = ws.server(plugins=["cookieconsent"])  # started on that same configuration
+
 Everything lives in one temporary directory. Leaving the `with` block, normally, on an
 error or on Ctrl-C, stops the servers, then PostgreSQL, and deletes the directory.
 """
@@ -64,6 +71,7 @@ class Workspace:
         self.directory = Path()
         self._stack = ExitStack()
         self._database_url = ""
+        self._configured: dict[tuple[object, ...], tuple[str, int, Path]] = {}
         self._servers: dict[tuple[object, ...], Server] = {}
 
     def __enter__(self) -> Workspace:
@@ -87,33 +95,67 @@ class Workspace:
     ) -> None:
         self._stack.close()
 
-    def server(
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL of the servers' database (a Unix socket), e.g. to count rows."""
+        return self._database_url
+
+    def configure(
         self, *, plugins: Sequence[str] = ("cookieconsent",), options: Mapping[str, str] = {}
+    ) -> Path:
+        """The ini file of the server with these plugins and options, written but not started.
+
+        The first configuration also creates CKAN's tables (`ckan db init`); the others
+        share them. `server()` with the same arguments starts a server on this file.
+        """
+        key = (tuple(plugins), tuple(sorted(options.items())))
+        if key not in self._configured:
+            name = f"ckan{len(self._configured)}"
+            port = _free_port()
+            ini = self.directory / f"{name}.ini"
+            ini.write_text(self._ini(name, port, plugins, options))
+            if not self._configured:
+                self.ckan(ini, "db", "init")
+            self._configured[key] = (name, port, ini)
+        return self._configured[key][2]
+
+    def server(
+        self,
+        *,
+        plugins: Sequence[str] = ("cookieconsent",),
+        options: Mapping[str, str] = {},
+        threads: int = 1,
     ) -> Server:
         """A CKAN server with these plugins and extra ini options, started at the first call.
 
-        The first server also creates CKAN's tables (`ckan db init`); the others share them.
+        `threads`: waitress's application threads (1, the default, serves one request at a
+        time; more let concurrent clients run concurrently in CKAN). Servers differing only
+        in `threads` share one configuration; the ckan-run server is always threaded.
         """
         key = (tuple(plugins), tuple(sorted(options.items())))
-        if key in self._servers:
-            return self._servers[key]
-        name = f"ckan{len(self._servers)}"
-        port = _free_port()
-        ini = self.directory / f"{name}.ini"
-        ini.write_text(self._ini(name, port, plugins, options))
-        if not self._servers:
-            self.ckan(ini, "db", "init")
+        if (*key, threads) in self._servers:
+            return self._servers[(*key, threads)]
+        ini = self.configure(plugins=plugins, options=options)
+        name, port, _ = self._configured[key]
+        if any(s.ini == ini for s in self._servers.values()):
+            # The same configuration served a second time (other threads): a copy of it
+            # with its own port and site URL.
+            name, port = f"{name}t{threads}", _free_port()
+            ini = self.directory / f"{name}.ini"
+            ini.write_text(self._ini(name, port, plugins, options))
         log_path = self.directory / f"{name}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                _serve_command(self.kind, ini, port), stdout=log, stderr=subprocess.STDOUT
+                _serve_command(self.kind, ini, port, threads),
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         self._stack.callback(_stop, process)
         server = Server(name, port, ini, tuple(plugins))
         _wait_until_up(
             server.url + "/api/3/action/status_show", process, log_path, self.start_timeout
         )
-        self._servers[key] = server
+        self._servers[(*key, threads)] = server
         return server
 
     def ckan(self, ini: Path, *args: str) -> str:
@@ -130,24 +172,28 @@ class Workspace:
 
     def _ini(self, name: str, port: int, plugins: Sequence[str], options: Mapping[str, str]) -> str:
         # The shape of dev/demo.py's ini. Logging at WARNING: per-request log lines would
-        # time the console, not CKAN.
-        extra = "".join(f"{key} = {value}\n" for key, value in options.items())
+        # time the console, not CKAN. `options` may also replace one of these (e.g.
+        # `sqlalchemy.url`, to pass PostgreSQL settings to one server's connections).
+        settings = {
+            "use": "egg:ckan",
+            "debug": "false",
+            "ckan.site_url": f"http://{HOST}:{port}",
+            "ckan.site_title": "CKAN cookie consent benchmark",
+            "ckan.site_id": "cookieconsent_bench",
+            "sqlalchemy.url": self._database_url,
+            "solr_url": f"http://{HOST}:8983/solr/ckan-bench-unused",
+            "SECRET_KEY": "cookieconsent-bench-secret",
+            "WTF_CSRF_SECRET_KEY": "cookieconsent-bench-secret",
+            "ckan.plugins": " ".join(plugins),
+            "ckan.locale_default": "en",
+            "ckan.locales_offered": "en fr",
+            "ckan.storage_path": str(self.directory / "storage" / name),
+            **options,
+        }
+        app = "".join(f"{key} = {value}\n" for key, value in settings.items())
         return f"""# Written by benchmarks/ckan_server.py for one benchmark run.
 [app:main]
-use = egg:ckan
-debug = false
-ckan.site_url = http://{HOST}:{port}
-ckan.site_title = CKAN cookie consent benchmark
-ckan.site_id = cookieconsent_bench
-sqlalchemy.url = {self._database_url}
-solr_url = http://{HOST}:8983/solr/ckan-bench-unused
-SECRET_KEY = cookieconsent-bench-secret
-WTF_CSRF_SECRET_KEY = cookieconsent-bench-secret
-ckan.plugins = {" ".join(plugins)}
-ckan.locale_default = en
-ckan.locales_offered = en fr
-ckan.storage_path = {self.directory / "storage" / name}
-{extra}
+{app}
 [loggers]
 keys = root, ckan, ckanext
 
@@ -184,10 +230,10 @@ format = %(asctime)s %(levelname)-5.5s [%(name)s] %(message)s
 """
 
 
-def _serve_command(kind: ServerKind, ini: Path, port: int) -> list[str]:
+def _serve_command(kind: ServerKind, ini: Path, port: int, threads: int) -> list[str]:
     if kind == "waitress":
         serve = Path(__file__).with_name("wsgi_serve.py")
-        return [sys.executable, str(serve), str(ini), HOST, str(port)]
+        return [sys.executable, str(serve), str(ini), HOST, str(port), str(threads)]
     # --threaded: Werkzeug serves each request in a thread, as it must to speak HTTP/1.1;
     # --disable-debugger: the interactive debugger wraps every request.
     return [

@@ -107,19 +107,29 @@ class Client:
         self._target = parts.path + (f"?{parts.query}" if parts.query else "")
 
     def send(self, endpoint: Endpoint) -> bytes:
-        self._connection.request(
-            endpoint.method, self._target, body=endpoint.body, headers=dict(endpoint.headers)
-        )
-        response = self._connection.getresponse()
-        body = response.read()  # the whole body: the client has waited for all of it
-        if response.status != endpoint.expect_status:
+        status, _, body = self.fetch(endpoint.method, body=endpoint.body, headers=endpoint.headers)
+        if status != endpoint.expect_status:
             raise RuntimeError(
                 f"{endpoint.label}: {endpoint.method} {endpoint.url} answered "
-                f"{response.status}, expected {endpoint.expect_status}: {body[:300]!r}"
+                f"{status}, expected {endpoint.expect_status}: {body[:300]!r}"
             )
+        return body
+
+    def fetch(
+        self,
+        method: str = "GET",
+        path: str | None = None,
+        body: bytes | None = None,
+        headers: Mapping[str, str] = {},
+    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        """One request on this connection, to `path` on the same server (default: the
+        client's URL); the status, headers and whole body of the answer."""
+        self._connection.request(method, path or self._target, body=body, headers=dict(headers))
+        response = self._connection.getresponse()
+        content = response.read()  # the whole body: the client has waited for all of it
         if response.will_close:
             self._connection.close()  # http.client reconnects on the next request
-        return body
+        return response.status, response.headers, content
 
     def close(self) -> None:
         self._connection.close()

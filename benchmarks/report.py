@@ -39,9 +39,29 @@ class Target:
         return f"{'≥' if self.op == '>=' else '≤'} {self.value:g}"
 
 
+@dataclass(frozen=True)
+class Table:
+    """A further table of a result, under its own title (e.g. a load run's counts)."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+    note: str = ""  # a paragraph under the table: how its figures were obtained
+
+
+@dataclass(frozen=True)
+class Check:
+    """A yes-or-no finding (e.g. "exactly 200 records"): a "no" makes the result a MISS."""
+
+    what: str
+    ok: bool
+
+
 @dataclass
 class Result:
-    """One benchmark's outcome: a table of figures and the one ratio judged against a target."""
+    """One benchmark's outcome: a table of figures and the one ratio judged against a target
+    (or, with `target=None`, reported as a figure only), and any checks, all of which must
+    hold."""
 
     key: str  # the BENCHMARKS.md section marker: letters, digits and -
     title: str
@@ -50,12 +70,15 @@ class Result:
     rows: list[list[str]]
     ratio_name: str
     ratio: float
-    target: Target
+    target: Target | None
     notes: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return self.target.met(self.ratio)
+        met = self.target is None or self.target.met(self.ratio)
+        return met and all(check.ok for check in self.checks)
 
     @property
     def verdict(self) -> str:
@@ -69,7 +92,7 @@ def timing_result(
     comparison: Comparison,
     candidate: str,
     baseline: str,
-    target: Target,
+    target: Target | None,
     of: Measure = "throughput",
 ) -> Result:
     """A Result from a side-by-side timing: medians per endpoint, and the ratio `of` the
@@ -145,11 +168,29 @@ def console(results: list[Result]) -> str:
         for row in table:
             cells = (_plain(c).ljust(w) for c, w in zip(row, widths, strict=True))
             out.append(("  " + "  ".join(cells)).rstrip())
-        out.append(
-            f"  ratio {result.ratio_name}: {result.ratio:.3f} "
-            f"(target {result.target}): {result.verdict}"
-        )
+        if result.target is None:
+            out.append(f"  ratio {result.ratio_name}: {result.ratio:.3f} (no target)")
+        else:
+            out.append(
+                f"  ratio {result.ratio_name}: {result.ratio:.3f} "
+                f"(target {result.target}): {result.verdict}"
+            )
         out.extend(f"  {note}" for note in result.notes)
+        for extra in result.tables:
+            table = [extra.columns, *extra.rows]
+            widths = [max(len(_plain(row[i])) for row in table) for i in range(len(extra.columns))]
+            out.append(f"  {extra.title}")
+            for row in table:
+                cells = (_plain(c).ljust(w) for c, w in zip(row, widths, strict=True))
+                out.append(("    " + "  ".join(cells)).rstrip())
+            if extra.note:
+                out.append(f"    {extra.note}")
+        out.extend(
+            f"  check: {_plain(check.what)}: {'yes' if check.ok else 'NO'}"
+            for check in result.checks
+        )
+        if result.target is None or result.checks:
+            out.append(f"  {result.verdict}")
     return "\n".join(out)
 
 
@@ -176,23 +217,30 @@ per-round ratios, each pairing batches run seconds apart.
 
 def section(result: Result, when: datetime, setup: str, command: str) -> str:
     """The Markdown section of one result, markers excluded."""
-    head = "| " + " | ".join(result.columns) + " |"
-    rule = "|" + "|".join("---" for _ in result.columns) + "|"
-    body = "\n".join("| " + " | ".join(row) + " |" for row in result.rows)
-    notes = "".join(f"\n{note}" for note in result.notes)
-    return f"""## {result.title}
+    if result.target is None:
+        ratio = f"Ratio, {result.ratio_name}: **{result.ratio:.3f}** (a figure, no target)."
+    else:
+        ratio = (
+            f"Ratio, {result.ratio_name}: **{result.ratio:.3f}**; "
+            f"target {result.target}: **{result.verdict}**."
+        )
+    parts = [f"## {result.title}", result.compared, _markdown_table(result.columns, result.rows)]
+    parts += [ratio, *result.notes]
+    for extra in result.tables:
+        parts += [f"### {extra.title}", _markdown_table(extra.columns, extra.rows)]
+        parts += [extra.note] if extra.note else []
+    if result.checks:
+        parts.append("\n".join(f"- {c.what}: **{'yes' if c.ok else 'no'}**" for c in result.checks))
+    if result.target is None or result.checks:
+        parts.append(f"Verdict: **{result.verdict}**.")
+    parts.append(f"Measured {when:%Y-%m-%d %H:%M} UTC by `{command}`; {setup}.")
+    return "\n\n".join(parts) + "\n"
 
-{result.compared}
 
-{head}
-{rule}
-{body}
-
-Ratio, {result.ratio_name}: **{result.ratio:.3f}**; target {result.target}: **{result.verdict}**.
-{notes}
-
-Measured {when:%Y-%m-%d %H:%M} UTC by `{command}`; {setup}.
-"""
+def _markdown_table(columns: list[str], rows: list[list[str]]) -> str:
+    head = "| " + " | ".join(columns) + " |"
+    rule = "|" + "|".join("---" for _ in columns) + "|"
+    return "\n".join([head, rule, *("| " + " | ".join(row) + " |" for row in rows)])
 
 
 def write_markdown(

@@ -1,7 +1,9 @@
-"""Serve CKAN with waitress: `python wsgi_serve.py INI HOST PORT` (started by ckan_server.py).
+"""Serve CKAN with waitress: `python wsgi_serve.py INI HOST PORT [THREADS]` (started by
+ckan_server.py).
 
-One process, one application thread, as `ckan run` has by default: requests run one at a
-time, so a request's time is CKAN's work, not contention between requests.
+One process and, by default, one application thread, as `ckan run` has by default:
+requests run one at a time, so a request's time is CKAN's work, not contention between
+requests. THREADS > 1 lets concurrent requests run concurrently (a load test).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 
 def main() -> None:
     ini, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    threads = int(sys.argv[4]) if len(sys.argv) > 4 else 1
     # `kill` ends the process through SystemExit, as Ctrl-C does through KeyboardInterrupt.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
@@ -22,7 +25,7 @@ def main() -> None:
 
     app = make_app(load_config(ini))
     build_js_translations()  # as `ckan run` does before serving, for the pages' scripts
-    waitress.serve(app, host=host, port=port, threads=1, ident="ckan", _quiet=True)
+    waitress.serve(app, host=host, port=port, threads=threads, ident="ckan", _quiet=True)
 
 
 if __name__ == "__main__":

@@ -90,6 +90,17 @@ def test_the_revision_is_stored_once(app: Any) -> None:
     assert count == 1
 
 
+def test_a_revision_lost_from_the_database_is_stored_again(app: Any) -> None:
+    """The process remembers which revisions are stored; a reset database is caught."""
+    _choose(app.test_client(), "accept_all")
+    model.Session.execute(sa.text("DELETE FROM cookieconsent_record"))
+    model.Session.execute(sa.text("DELETE FROM cookieconsent_revision"))
+    model.Session.commit()
+    _choose(app.test_client(), "refuse_all")
+    assert len(_records()) == 1
+    assert model.Session.execute(sa.text("SELECT count(*) FROM cookieconsent_revision")).scalar()
+
+
 def test_changes_of_mind_keep_one_consent_id_and_withdrawal_is_named(app: Any) -> None:
     client = app.test_client()
     first = _consent_id(_choose(client, "accept_all", origin="banner"))

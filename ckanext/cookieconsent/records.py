@@ -54,32 +54,53 @@ def snapshot(current: catalogue.Catalogue) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def write(choice: consent.Choice, current: catalogue.Catalogue, method: str, language: str) -> bool:
+# Revisions this process knows are stored: most choices then cost one INSERT, not two
+# (the catalogue is several KB of JSON). Forgotten on any failure, then written again.
+_stored_revisions: set[str] = set()
+
+
+def write(
+    choice: consent.Choice, current: catalogue.Catalogue, method: str, language: str
+) -> bool:
     """Store one record of `choice` (and its revision if new). False if it failed."""
+    for attempt in (1, 2):
+        try:
+            _insert(choice, current, method, language)
+            return True
+        except Exception:
+            model.Session.rollback()
+            # The database may have lost a revision we thought stored (restored, reset):
+            # try once more, storing it again.
+            if attempt == 1 and current.revision in _stored_revisions:
+                _stored_revisions.discard(current.revision)
+                continue
+            # Whatever the database did, the visitor keeps their choice (the cookie is set).
+            log.exception("Could not record a cookie choice (consent id %s)", choice.consent_id)
+    return False
+
+
+def _insert(
+    choice: consent.Choice, current: catalogue.Catalogue, method: str, language: str
+) -> None:
     session = model.Session
-    try:
+    if current.revision not in _stored_revisions:
         session.execute(
             insert(PolicyRevision.__table__)
             .values(revision=current.revision, created=now(), catalogue=snapshot(current))
             .on_conflict_do_nothing(index_elements=["revision"])
         )
-        session.add(
-            ConsentRecord(
-                consent_id=choice.consent_id,
-                revision=current.revision,
-                choices={c.id: choice.allows(c.id) for c in current.visible_categories},
-                created=now(),
-                method=method,
-                language=language[:16],
-            )
+    session.add(
+        ConsentRecord(
+            consent_id=choice.consent_id,
+            revision=current.revision,
+            choices={c.id: choice.allows(c.id) for c in current.visible_categories},
+            created=now(),
+            method=method,
+            language=language[:16],
         )
-        session.commit()
-        return True
-    except Exception:
-        # Whatever the database did, the visitor keeps their choice (the cookie is set).
-        log.exception("Could not record a cookie choice (consent id %s)", choice.consent_id)
-        session.rollback()
-        return False
+    )
+    session.commit()
+    _stored_revisions.add(current.revision)
 
 
 def history(consent_id: str) -> list[dict[str, Any]]:
