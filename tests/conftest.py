@@ -102,13 +102,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 @pytest.fixture
-def live_server(make_app: Any) -> Iterator[str]:
+def live_server(make_app: Any, ckan_config: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The test's CKAN app served over real HTTP on 127.0.0.1; yields the base URL.
 
     The app comes from CKAN's `make_app` fixture, so the test's `ckan_config` marks and
     `with_plugins` apply. `ckan.site_url` does not matter: the extension's redirects and
     the pages' links are relative paths, and the Origin check compares with the Host the
-    browser sent.
+    browser sent. It is set to the server's URL all the same, for CKAN's own scripts.
     """
     from werkzeug.serving import make_server
 
@@ -118,8 +118,13 @@ def live_server(make_app: Any) -> Iterator[str]:
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="live-ckan", daemon=True
     )
     thread.start()
+    base_url = f"http://127.0.0.1:{server.server_port}"
+    # CKAN's own script loads its translations from <site_url>/api/i18n/<lang>: with
+    # test.ini's site_url every page would send a request off loopback. CKAN reads the
+    # option at each request, so setting it once the port is known is enough.
+    monkeypatch.setitem(ckan_config, "ckan.site_url", base_url)
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield base_url
     finally:
         server.shutdown()
         server.server_close()

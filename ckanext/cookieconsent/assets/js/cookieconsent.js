@@ -139,37 +139,65 @@
   }
 
   // Gated scripts are rendered inert (type="text/plain"); an allowed one is replaced by a
-  // live copy with the same attributes, once.
-  function activateScripts() {
-    var inert = document.querySelectorAll("script[type='text/plain'][data-cookieconsent-category]");
-    Array.prototype.forEach.call(inert, function (original) {
-      if (!allowed(original.getAttribute("data-cookieconsent-category"))) {
-        return;
-      }
-      var live = document.createElement("script");
-      Array.prototype.forEach.call(original.attributes, function (attribute) {
-        if (attribute.name === "type" || attribute.name === "data-cookieconsent-src" ||
-            attribute.name === "data-cookieconsent-type") {
-          return;
-        }
+  // live copy with the same attributes, once. They start in document order, and each
+  // external script without `async` is waited for before the next one starts, as if the
+  // server had rendered them live (a library, then the code that calls it).
+  var INTERNAL = ["type", "data-cookieconsent-src", "data-cookieconsent-type",
+    "data-cookieconsent-starting"];
+
+  function liveCopy(original) {
+    var live = document.createElement("script");
+    Array.prototype.forEach.call(original.attributes, function (attribute) {
+      if (INTERNAL.indexOf(attribute.name) === -1) {
         live.setAttribute(attribute.name, attribute.value);
-      });
-      var type = original.getAttribute("data-cookieconsent-type");
-      if (type) {
-        live.setAttribute("type", type);
       }
-      if (original.nonce) {
-        live.nonce = original.nonce;
-      }
-      var source = original.getAttribute("data-cookieconsent-src");
-      if (source) {
-        live.src = source;
-      } else {
-        live.text = original.text;
-      }
-      live.setAttribute("data-cookieconsent-activated", "");
-      original.parentNode.replaceChild(live, original);
     });
+    var type = original.getAttribute("data-cookieconsent-type");
+    if (type) {
+      live.setAttribute("type", type);
+    }
+    if (original.nonce) {
+      live.nonce = original.nonce;
+    }
+    var source = original.getAttribute("data-cookieconsent-src");
+    if (source) {
+      live.src = source;
+    } else {
+      live.text = original.text;
+    }
+    live.setAttribute("data-cookieconsent-activated", "");
+    return live;
+  }
+
+  function startInOrder(queue) {
+    var original = queue.shift();
+    if (!original) {
+      return;
+    }
+    var live = liveCopy(original);
+    var next = function () { startInOrder(queue); };
+    var waits = Boolean(live.src) && !original.hasAttribute("async");
+    if (waits) {
+      live.async = false;
+      live.addEventListener("load", next);
+      live.addEventListener("error", next);
+    }
+    original.parentNode.replaceChild(live, original);
+    if (!waits) {
+      next();
+    }
+  }
+
+  function activateScripts() {
+    var inert = document.querySelectorAll(
+      "script[type='text/plain'][data-cookieconsent-category]:not([data-cookieconsent-starting])");
+    var queue = Array.prototype.filter.call(inert, function (original) {
+      return allowed(original.getAttribute("data-cookieconsent-category"));
+    });
+    queue.forEach(function (original) {
+      original.setAttribute("data-cookieconsent-starting", "");
+    });
+    startInOrder(queue);
   }
 
   // Embeds wait behind a placeholder holding the real content in a <template>.
