@@ -91,7 +91,7 @@ def test_embed_waits_behind_a_placeholder_of_the_same_size(app: Any) -> None:
     html = _render(app, EMBED)
     placeholder = html.split("<template>")[0]
     assert "<iframe" not in placeholder
-    assert "width: 640px; height: 360px;" in placeholder
+    assert "width: 640px; min-height: 360px;" in placeholder
     assert "Launch video" in placeholder and "YouTube" in placeholder
     assert "Third-party content" in placeholder
     assert "Allow this once" in placeholder and "Always allow" in placeholder
