@@ -17,6 +17,7 @@ help:
 	@echo "make lint       ruff and pyright"
 	@echo "make i18n       extract, update and compile the translations"
 	@echo "make benchmark  time the extension against CKAN baselines, refresh BENCHMARKS.md"
+	@echo "make screenshots  regenerate docs/*.png (temporary CKAN, demo catalogue and theme, headless chromium)"
 
 # The environment is (re)built when the project's metadata changes.
 $(STAMP): pyproject.toml
@@ -54,8 +55,13 @@ demo: $(STAMP)
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
-benchmark: $(STAMP) $(NODE_STAMP)
+benchmark: $(STAMP) $(NODE_STAMP) browser
 	$(BIN)/python benchmarks/run.py
+
+# The documentation's pictures (docs/*.png): a temporary PostgreSQL and CKAN with the demo
+# catalogue and theme, Debian's chromium; everything is stopped and deleted afterwards.
+screenshots: $(STAMP) browser
+	$(BIN)/python dev/screenshots.py
 
 clean:
 	rm -rf .venv .demo build dist *.egg-info node_modules

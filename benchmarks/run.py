@@ -22,6 +22,10 @@ from datetime import datetime, timezone
 from types import FrameType
 
 import bench_api
+import bench_pages
+import bench_paint
+import bench_records
+import bench_weight
 from ckan_server import SERVER_KINDS, Workspace
 from measure import Settings
 from report import Result, console, machine, write_markdown
@@ -30,6 +34,10 @@ Benchmark = Callable[[Workspace, Settings, Callable[[str], None]], Result]
 
 BENCHMARKS: dict[str, Benchmark] = {
     bench_api.KEY: bench_api.run,
+    bench_records.KEY: bench_records.run,
+    bench_pages.KEY: bench_pages.run,
+    bench_weight.KEY: bench_weight.run,
+    bench_paint.KEY: bench_paint.run,
 }
 
 

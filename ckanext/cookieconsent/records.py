@@ -59,9 +59,7 @@ def snapshot(current: catalogue.Catalogue) -> dict[str, Any]:
 _stored_revisions: set[str] = set()
 
 
-def write(
-    choice: consent.Choice, current: catalogue.Catalogue, method: str, language: str
-) -> bool:
+def write(choice: consent.Choice, current: catalogue.Catalogue, method: str, language: str) -> bool:
     """Store one record of `choice` (and its revision if new). False if it failed."""
     for attempt in (1, 2):
         try:
