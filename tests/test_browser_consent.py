@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
+from page_probes import allowed, mark_document, marker
 from playwright.sync_api import expect
 
 if TYPE_CHECKING:
@@ -34,19 +35,6 @@ pytestmark = [
 
 def _banner(page: Page) -> Locator:
     return page.locator("#cookieconsent-banner")
-
-
-def _mark_document(page: Page) -> None:
-    """Leave a mark in the current document; a reload or a navigation loses it."""
-    page.evaluate("() => { window.__marker = 1; }")
-
-
-def _marker(page: Page) -> Any:
-    return page.evaluate("() => window.__marker")
-
-
-def _allowed(page: Page, category: str) -> bool:
-    return page.evaluate("(id) => window.ckanCookieConsent.allowed(id)", category) is True
 
 
 def _focused_id(page: Page) -> str:
@@ -80,14 +68,14 @@ def test_one_click_choice_applies_without_reload(
 ) -> None:
     page.goto(f"{live_server}/about")
     expect(_banner(page)).to_be_visible()
-    _mark_document(page)
+    mark_document(page)
 
     _banner(page).get_by_role("button", name=button, exact=True).click()
 
     expect(_banner(page)).to_be_hidden()
-    assert _marker(page) == 1, "the page reloaded"
+    assert marker(page) == 1, "the page reloaded"
     assert COOKIE in _cookies(page.context)
-    assert (_allowed(page, "media"), _allowed(page, "statistics")) == (media, statistics)
+    assert (allowed(page, "media"), allowed(page, "statistics")) == (media, statistics)
     assert _focused_id(page) == "content"
 
 
@@ -119,7 +107,7 @@ def test_customised_choice_applies_without_reload(
     # Audience measurement is exempt in the example catalogue: on until turned off.
     expect(statistics).to_be_checked()
     expect(media).not_to_be_checked()
-    _mark_document(page)
+    mark_document(page)
 
     media.press("Space")
     expect(media).to_be_checked()
@@ -129,9 +117,9 @@ def test_customised_choice_applies_without_reload(
     _banner(page).get_by_role("button", name="Save my choices").click()
 
     expect(_banner(page)).to_be_hidden()
-    assert _marker(page) == 1, "the page reloaded"
-    assert _allowed(page, "media")
-    assert _allowed(page, "statistics") is keep_statistics
+    assert marker(page) == 1, "the page reloaded"
+    assert allowed(page, "media")
+    assert allowed(page, "statistics") is keep_statistics
     assert _focused_id(page) == "content"
 
 
@@ -161,17 +149,17 @@ def test_withdrawal_on_the_policy_page_applies_without_reload(page: Page, live_s
     # Matomo's cookie, set once statistics were allowed; host-only, readable by scripts.
     page.context.add_cookies([{"name": "_pk_id.1.abcd", "value": "x", "url": live_server}])
     page.goto(f"{live_server}/cookies")
-    assert _allowed(page, "media")
+    assert allowed(page, "media")
     assert "_pk_id.1.abcd" in _cookies(page.context)
-    _mark_document(page)
+    mark_document(page)
 
     page.get_by_role("button", name="Withdraw my consent").click()
 
     status = page.locator("#cookieconsent-choice").get_by_role("status")
     expect(status).to_have_text("Your choice has been saved.")
-    assert _marker(page) == 1, "the page reloaded"
-    assert not _allowed(page, "media")
-    assert not _allowed(page, "statistics")
+    assert marker(page) == 1, "the page reloaded"
+    assert not allowed(page, "media")
+    assert not allowed(page, "statistics")
     assert "_pk_id.1.abcd" not in _cookies(page.context)
     assert _granted(page.context) == set()
 

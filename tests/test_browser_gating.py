@@ -20,10 +20,11 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
+from page_probes import allowed, mark_document, marker
 from playwright.sync_api import expect
 
 if TYPE_CHECKING:
@@ -157,19 +158,6 @@ def _cookie_names(context: BrowserContext) -> set[str]:
     return {cookie.get("name", "") for cookie in context.cookies()}  # every host
 
 
-def _mark_document(page: Page) -> None:
-    """Leave a mark in the current document; a reload or a navigation loses it."""
-    page.evaluate("() => { window.__marker = 1; }")
-
-
-def _marker(page: Page) -> Any:
-    return page.evaluate("() => window.__marker")
-
-
-def _allowed(page: Page, category: str) -> bool:
-    return page.evaluate("(id) => window.ckanCookieConsent.allowed(id)", category) is True
-
-
 def _granted(context: BrowserContext) -> set[str]:
     """The categories the preferences cookie grants: its 5th field, ids joined by '/'."""
     value = next(c.get("value", "") for c in context.cookies() if c.get("name") == PREFERENCES)
@@ -235,16 +223,16 @@ def test_accept_all_starts_script_and_embed_once_without_reload(
     page: Page, live_server: str, traffic: Traffic
 ) -> None:
     _open(page, f"{live_server}/about")
-    _mark_document(page)
+    mark_document(page)
 
     _accept_all(page)
 
     _expect_stats_ran(page)
     _expect_embed_loaded(page)
-    assert _marker(page) == 1, "the page reloaded"
+    assert marker(page) == 1, "the page reloaded"
     assert (traffic.count(STATS), traffic.count(EMBED)) == (1, 1), traffic.gated()
     assert STATS_COOKIE in _cookie_names(page.context)
-    assert _allowed(page, "statistics")
+    assert allowed(page, "statistics")
 
 
 def test_scripts_start_in_document_order(page: Page, live_server: str) -> None:
@@ -296,11 +284,11 @@ def test_withdrawal_deletes_the_statistics_cookie_without_reload(
     page: Page, live_server: str, traffic: Traffic
 ) -> None:
     _accept_then_open_policy(page, live_server, traffic)
-    _mark_document(page)
+    mark_document(page)
 
     _withdraw(page)
 
-    assert _marker(page) == 1, "the page reloaded"
+    assert marker(page) == 1, "the page reloaded"
     assert STATS_COOKIE not in _cookie_names(page.context)
 
 
@@ -354,16 +342,16 @@ def test_always_allow_loads_the_embed_and_allows_its_category(
     page: Page, live_server: str, traffic: Traffic
 ) -> None:
     _open(page, f"{live_server}/about")
-    _mark_document(page)
+    mark_document(page)
 
     _placeholder(page).get_by_role("button", name="Always allow “Third-party content”").click()
 
     _expect_embed_loaded(page)
     expect(_banner(page)).to_be_hidden()
-    assert _marker(page) == 1, "the page reloaded"
+    assert marker(page) == 1, "the page reloaded"
     assert (traffic.count(STATS), traffic.count(EMBED)) == (0, 1), traffic.gated()
     assert _granted(page.context) == {"media"}
-    assert (_allowed(page, "media"), _allowed(page, "statistics")) == (True, False)
+    assert (allowed(page, "media"), allowed(page, "statistics")) == (True, False)
 
 
 # --- Started scripts keep their attributes and run once --------------------------------------
@@ -457,12 +445,12 @@ class TestGoogleAnalytics:
         self, page: Page, live_server: str, gtag: list[str]
     ) -> None:
         _open(page, f"{live_server}/about")
-        _mark_document(page)
+        mark_document(page)
 
         _accept_all(page)
 
         page.wait_for_function("() => window.__gtagLoaded === 1")
-        assert _marker(page) == 1, "the page reloaded"
+        assert marker(page) == 1, "the page reloaded"
         assert gtag == [GTAG]
 
     def test_tag_configuration_runs_once_after_accept(

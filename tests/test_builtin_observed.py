@@ -6,24 +6,15 @@ from __future__ import annotations
 
 import time
 from email.utils import parsedate_to_datetime
-from http.cookies import SimpleCookie
 from typing import Any
 
 import pytest
 from ckan.tests import factories
+from set_cookies import set_cookies
 
 from ckanext.cookieconsent import catalogue
 
 PASSWORD = "correct-horse-battery"
-
-
-def _set_cookies(response: Any) -> dict[str, Any]:
-    jar: dict[str, Any] = {}
-    for header in response.headers.getlist("Set-Cookie"):
-        parsed = SimpleCookie()
-        parsed.load(header)
-        jar.update(parsed)
-    return jar
 
 
 def _browse(app: Any, user: dict[str, Any], remember: bool) -> dict[str, Any]:
@@ -33,7 +24,7 @@ def _browse(app: Any, user: dict[str, Any], remember: bool) -> dict[str, Any]:
 
     def visit(method: str, path: str, **kwargs: Any) -> Any:
         response = getattr(client, method)(path, follow_redirects=False, **kwargs)
-        seen.update(_set_cookies(response))
+        seen.update(set_cookies(response))
         return response
 
     for path in ("/about", "/fr/about", "/en/user/login", "/user/register",
@@ -72,7 +63,7 @@ def test_remember_cookie_lives_as_long_as_the_catalogue_says(app: Any) -> None:
         data={"login": user["name"], "password": PASSWORD, "remember": "63072000"},
         follow_redirects=False,
     )
-    remember = _set_cookies(response)["remember_token"]
+    remember = set_cookies(response)["remember_token"]
     lifetime = parsedate_to_datetime(remember["expires"]).timestamp() - time.time()
     listed = next(c for c in catalogue.current().cookies if c.name == "remember_token")
     assert listed.duration.seconds is not None

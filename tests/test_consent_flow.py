@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 import time
-from http.cookies import SimpleCookie
 from typing import Any
 
 import ckan.plugins.toolkit as tk
 import pytest
+from set_cookies import set_cookies
 
 from ckanext.cookieconsent import catalogue, config, consent
 
@@ -22,15 +22,6 @@ pytestmark = [
 ]
 
 
-def _set_cookies(response: Any) -> dict[str, Any]:
-    jar: dict[str, Any] = {}
-    for header in response.headers.getlist("Set-Cookie"):
-        parsed = SimpleCookie()
-        parsed.load(header)
-        jar.update(parsed)
-    return jar
-
-
 def _choose(client: Any, action: str, **form: Any) -> Any:
     return client.post(
         "/cookies/consent",
@@ -40,7 +31,7 @@ def _choose(client: Any, action: str, **form: Any) -> Any:
 
 
 def _stored(response: Any) -> consent.Choice | None:
-    value = _set_cookies(response)["cookies_preferences"].value
+    value = set_cookies(response)["cookies_preferences"].value
     return consent.parse(
         value,
         catalogue.current(),
@@ -116,7 +107,7 @@ def test_each_choice_sets_the_cookie_and_redirects_back(
     response = _choose(app.test_client(), action, **form)
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/about")
-    cookie = _set_cookies(response)["cookies_preferences"]
+    cookie = set_cookies(response)["cookies_preferences"]
     assert cookie["max-age"] == "15552000"
     assert cookie["path"] == "/"
     assert cookie["samesite"] == "Lax"
@@ -139,13 +130,13 @@ def test_cookie_is_secure_over_https(app: Any) -> None:
         base_url="https://test.ckan.net",
         follow_redirects=False,
     )
-    assert _set_cookies(response)["cookies_preferences"]["secure"]
+    assert set_cookies(response)["cookies_preferences"]["secure"]
 
 
 @pytest.mark.ckan_config("ckanext.cookieconsent.cookie_name", "consent")
 @pytest.mark.ckan_config("ckanext.cookieconsent.cookie_max_age", "3600")
 def test_cookie_name_and_lifetime_are_configurable(app: Any) -> None:
-    cookie = _set_cookies(_choose(app.test_client(), "accept_all"))["consent"]
+    cookie = set_cookies(_choose(app.test_client(), "accept_all"))["consent"]
     assert cookie["max-age"] == "3600"
 
 
@@ -161,7 +152,7 @@ def test_enhanced_form_gets_json(app: Any) -> None:
         "statistics": False,
         "media": True,
     }
-    assert "cookies_preferences" in _set_cookies(response)
+    assert "cookies_preferences" in set_cookies(response)
 
 
 def test_unknown_action_is_refused(app: Any) -> None:
@@ -240,7 +231,7 @@ def test_post_without_csrf_token_is_refused(app: Any) -> None:
     client.get("/about")  # a session exists, as for any visitor who saw the banner
     response = _choose(client, "accept_all")
     assert response.status_code == 400
-    assert "cookies_preferences" not in _set_cookies(response)
+    assert "cookies_preferences" not in set_cookies(response)
 
 
 @pytest.mark.ckan_config("WTF_CSRF_ENABLED", True)
@@ -258,7 +249,7 @@ def test_post_with_the_page_csrf_token_is_accepted(app: Any) -> None:
     token = re.search(r'name="_csrf_token" value="([^"]+)"', body).group(1)  # type: ignore[union-attr]
     response = _choose(client, "accept_all", _csrf_token=token)
     assert response.status_code == 303
-    assert "cookies_preferences" in _set_cookies(response)
+    assert "cookies_preferences" in set_cookies(response)
 
 
 @pytest.mark.parametrize(
@@ -272,7 +263,7 @@ def test_cross_site_posts_are_refused(app: Any, headers: dict[str, str]) -> None
         follow_redirects=False,
     )  # fmt: skip
     assert response.status_code == 403
-    assert "cookies_preferences" not in _set_cookies(response)
+    assert "cookies_preferences" not in set_cookies(response)
 
 
 # --- Refusal honoured on the server ---------------------------------------------------------
@@ -284,7 +275,7 @@ def test_refusal_deletes_the_refused_cookies_the_request_carries(app: Any) -> No
         client.set_cookie(name, "x", domain="test.ckan.net")
     response = _choose(client, "save", granted=["media"])
     expired = {
-        name: morsel for name, morsel in _set_cookies(response).items()
+        name: morsel for name, morsel in set_cookies(response).items()
         if morsel["max-age"] == "0" or "1970" in morsel["expires"]
     }  # fmt: skip
     assert set(expired) == {"_pk_id.1.abcd", "_pk_ses.1.abcd"}
