@@ -9,6 +9,7 @@ the field, and saying what is expected.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import importlib.resources
 import json
@@ -152,6 +153,7 @@ class Cookie:
         return _pattern_regex(self.name).fullmatch(cookie_name) is not None
 
 
+@functools.lru_cache(maxsize=256)  # compiled once per pattern, not on every match
 def _pattern_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
 
@@ -179,10 +181,12 @@ class Catalogue:
     def optional_category_ids(self) -> tuple[str, ...]:
         return tuple(c.id for c in self.visible_categories if not c.required)
 
-    def cookies_matching(self, cookie_names: Iterable[str], category_ids: set[str]) -> list[str]:
-        """The names among `cookie_names` that belong to one of `category_ids`."""
-        entries = [c for c in self.cookies if c.category in category_ids]
-        return [name for name in cookie_names if any(e.matches(name) for e in entries)]
+    def entry_for(self, cookie_name: str, category_ids: set[str]) -> Cookie | None:
+        """The catalogue entry of one of `category_ids` that a browser cookie matches."""
+        return next(
+            (c for c in self.cookies if c.category in category_ids and c.matches(cookie_name)),
+            None,
+        )
 
 
 def compute_revision(categories: Iterable[Category], cookies: Iterable[Cookie]) -> str:

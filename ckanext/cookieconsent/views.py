@@ -140,8 +140,10 @@ def _delete_refused_cookies(
     """Expire, in this response, the cookies of refused categories the browser sent,
     HttpOnly ones included (JavaScript could not delete those)."""
     refused = {c.id for c in current.categories if not choice.allows(c.id)}
-    for name in current.cookies_matching(request.cookies.keys(), refused):
-        entry = next(c for c in current.cookies if c.category in refused and c.matches(name))
+    for name in request.cookies:
+        entry = current.entry_for(name, refused)
+        if entry is None:
+            continue
         response.delete_cookie(name, path=entry.path or "/", domain=entry.domain)
         if entry.domain:  # a cookie set without Domain lives on the host only
             response.delete_cookie(name, path=entry.path or "/")
