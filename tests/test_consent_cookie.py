@@ -83,7 +83,12 @@ def _valid(portal: catalogue.Catalogue) -> str:
 
 
 def _resigned(payload: str) -> str:
-    return f"{payload}:{consent._sign(payload, SECRET)}"
+    return _signed_with(payload, None)
+
+
+def _signed_with(payload: str, secret_key: str | None) -> str:
+    key = SECRET if secret_key is None else consent.signing_key(secret_key)
+    return f"{payload}:{consent._sign(payload, key)}"
 
 
 @pytest.mark.parametrize(
@@ -107,8 +112,12 @@ def _resigned(payload: str) -> str:
             [*v.split(":")[:2], str(int(time.time()) - MAX_AGE - 60), *v.split(":")[3:5]]))),
         ("from the future", lambda v: _resigned(":".join(
             [*v.split(":")[:2], str(int(time.time()) + 3600), *v.split(":")[3:5]]))),
-        ("other key", lambda v: consent.serialise(
-            consent.Choice("x", frozenset(), "cookie", 1, "A" * 16), b"another key")),
+        # The same payload (right revision, time, id), signed with another portal's key:
+        # only the HMAC check can refuse it.
+        ("other key", lambda v: _signed_with(v.rsplit(":", 1)[0], "another portal's secret")),
+        ("non-ascii signature", lambda v: v[:-1] + "é"),
+        ("newline after the consent id", lambda v: _resigned(":".join(
+            [*v.split(":")[:3], v.split(":")[3] + "\n", v.split(":")[4]]))),
     ],
 )  # fmt: skip
 def test_a_bad_value_means_no_choice_yet(portal: catalogue.Catalogue, label: str, make) -> None:

@@ -15,11 +15,12 @@ import importlib.resources
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import yaml
+from ckan.exceptions import CkanConfigurationException
 
 BUILTIN_FILE = "builtin_catalogue.yaml"
 DEFAULT_LANG = "en"
@@ -31,11 +32,17 @@ LOCATIONS: tuple[Location, ...] = ("front", "back", "both")
 PARTIES: tuple[Party, ...] = ("first", "third")
 
 # RFC 6265 cookie-name characters (a "token"), plus "*" as the pattern wildcard.
-_COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # used with fullmatch
+# RFC 6265 section 4.1.1: a domain-value is a host name (an optional leading dot is
+# ignored by browsers); a path-value is any printable character but ";". Both end up in
+# Set-Cookie headers and in document.cookie: nothing else may slip in.
+_DOMAIN_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_COOKIE_DOMAIN = re.compile(rf"\.?{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})*")
+_COOKIE_PATH = re.compile(r"/[\x21-\x3a\x3c-\x7e]*")
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 _LANG = re.compile(r"^[a-z]{2,3}(_[A-Za-z]{2,4})?$")
 _REVISION = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
-_DURATION = re.compile(r"^\s*(\d+)\s*([a-z]+)\s*$")
+_DURATION = re.compile(r"\s*([0-9]+)\s*([a-z]+)\s*")
 
 _UNIT_SECONDS = {
     "second": 1,
@@ -90,8 +97,12 @@ _COOKIE_REQUIRED = ("name", "category", "provider", "service", "purpose", "durat
 _TOP_FIELDS = {"revision", "updated", "categories", "cookies"}
 
 
-class CatalogueError(Exception):
-    """A catalogue file that cannot be used; the message says where and why."""
+class CatalogueError(CkanConfigurationException):
+    """A catalogue file that cannot be used; the message says where and why.
+
+    A configuration error: raised while CKAN loads the plugin, CKAN's commands print its
+    message alone (no traceback) and stop.
+    """
 
 
 # A text shown to people: one string per language. A plain string in a file is
@@ -210,11 +221,17 @@ def compute_revision(categories: Iterable[Category], cookies: Iterable[Cookie]) 
 # --- Loading -----------------------------------------------------------------
 
 
-def load(admin_file: str | None, builtin_values: Mapping[str, str]) -> Catalogue:
+def load(
+    admin_file: str | None,
+    builtin_values: Mapping[str, str],
+    extra_cookies: Callable[[Catalogue], Iterable[Mapping[str, Any]]] | None = None,
+) -> Catalogue:
     """The built-in catalogue merged with the portal's file, validated.
 
     `builtin_values` fills the built-in file's `{placeholders}`: the names and
     lifetimes of CKAN's own cookies follow the portal's configuration.
+    `extra_cookies`, given the catalogue as declared so far, returns built-in cookie
+    entries to add (an integration's cookies the portal's file does not declare).
     """
     package = importlib.resources.files("ckanext.cookieconsent")
     builtin_text = package.joinpath(BUILTIN_FILE).read_text("utf-8")
@@ -251,6 +268,11 @@ def load(admin_file: str | None, builtin_values: Mapping[str, str]) -> Catalogue
     cookies = tuple(_cookie(raw, source, known) for raw in raw_cookies)
     _check_unique((c.name for c in cookies), source, "cookies", "name")
     categories = tuple(sorted(categories, key=lambda c: (not c.required, c.order, c.id)))
+    if extra_cookies is not None:
+        declared = Catalogue(categories=categories, cookies=cookies, revision="")
+        extra = extra_cookies(declared)
+        cookies += tuple(_cookie(raw, "built-in catalogue", known) for raw in extra)
+        _check_unique((c.name for c in cookies), source, "cookies", "name")
     return Catalogue(
         categories=categories,
         cookies=cookies,
@@ -369,7 +391,7 @@ def _text(value: Any, where: str, field: str, *, optional: bool = False) -> Text
     if isinstance(value, dict) and value:
         result: dict[str, str] = {}
         for lang, text in value.items():
-            if not isinstance(lang, str) or not _LANG.match(lang):
+            if not isinstance(lang, str) or not _LANG.fullmatch(lang):
                 raise CatalogueError(
                     f"{where}: field `{field}`: {lang!r} is not a language code "
                     "(expected e.g. `en`, `fr`, `pt_BR`)."
@@ -401,7 +423,7 @@ def _category(raw: Mapping[str, Any], source: str) -> Category:
         if raw.get(field) in (None, ""):
             raise CatalogueError(f"{where}: missing field `{field}`.")
     ident = raw["id"]
-    if not isinstance(ident, str) or not _SLUG.match(ident):
+    if not isinstance(ident, str) or not _SLUG.fullmatch(ident):
         raise CatalogueError(
             f"{where}: field `id` must be a slug: lowercase letters, digits, `-` or `_`, "
             "starting with a letter, at most 40 characters."
@@ -433,7 +455,7 @@ def _cookie(raw: Mapping[str, Any], source: str, categories: set[str]) -> Cookie
         if raw.get(field) in (None, ""):
             raise CatalogueError(f"{where}: missing field `{field}`.")
     name = raw["name"]
-    if not isinstance(name, str) or not _COOKIE_NAME.match(name) or name.strip("*") == "":
+    if not isinstance(name, str) or not _COOKIE_NAME.fullmatch(name) or name.strip("*") == "":
         raise CatalogueError(
             f"{where}: field `name` must be a cookie name, or a pattern where `*` stands for "
             "any characters (e.g. `_pk_id.*`); no spaces, quotes, `=`, `;`, `,` or `/`, "
@@ -454,13 +476,20 @@ def _cookie(raw: Mapping[str, Any], source: str, categories: set[str]) -> Cookie
         raise CatalogueError(
             f"{where}: field `party` must be one of {', '.join(PARTIES)}, not {party!r}."
         )
-    for field in ("domain", "path"):
-        value = raw.get(field)
-        if value is not None and (not isinstance(value, str) or not value or " " in value):
-            raise CatalogueError(f"{where}: field `{field}` must be a non-empty string.")
+    domain = raw.get("domain")
+    if domain is not None and (
+        not isinstance(domain, str) or len(domain) > 253 or not _COOKIE_DOMAIN.fullmatch(domain)
+    ):
+        raise CatalogueError(
+            f"{where}: field `domain` must be a host name such as `.example.org` "
+            f"(letters, digits, `-` and `.`; RFC 6265), not {domain!r}."
+        )
     path = raw.get("path")
-    if path is not None and not path.startswith("/"):
-        raise CatalogueError(f"{where}: field `path` must start with `/`, not {path!r}.")
+    if path is not None and (not isinstance(path, str) or not _COOKIE_PATH.fullmatch(path)):
+        raise CatalogueError(
+            f"{where}: field `path` must start with `/` and hold only printable characters, "
+            f"without spaces or `;` (RFC 6265), not {path!r}."
+        )
     return Cookie(
         name=name,
         category=raw["category"],
@@ -483,7 +512,7 @@ def _duration(value: Any, text: Any, where: str) -> Duration:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         unit = _largest_whole_unit(value)
         return Duration(value, override or _duration_words(value // _UNIT_SECONDS[unit], unit))
-    match = _DURATION.match(value) if isinstance(value, str) else None
+    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
     unit = match.group(2).rstrip("s") if match else ""
     if match is None or unit not in _UNIT_SECONDS or int(match.group(1)) <= 0:
         raise CatalogueError(
@@ -513,7 +542,7 @@ def _duration_words(count: int, unit: str) -> Text:
 def _revision_field(value: Any, source: str) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str | int) or not _REVISION.match(str(value)):
+    if not isinstance(value, str | int) or not _REVISION.fullmatch(str(value)):
         raise CatalogueError(
             f"{source}: field `revision` must be 1 to 32 letters, digits, `.`, `_` or `-`, "
             f"not {value!r}."

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import configparser
 import datetime
 import json
+import re
+from pathlib import Path
 
+import ckan.cli
+import ckan.plugins.toolkit as tk
 import click
+import sqlalchemy.exc
+import yaml
+from ckan.config.declaration import Declaration
+from ckan.exceptions import CkanConfigurationException
 
-from ckanext.cookieconsent import catalogue, config, records
+from ckanext.cookieconsent import catalogue, config, googleanalytics, records
 
 # The CLI blanket registers what __all__ names (click groups are not plain functions).
 __all__ = ["cookieconsent"]
@@ -19,12 +28,82 @@ def cookieconsent() -> None:
 
 
 @cookieconsent.command("check")
-def check() -> None:
-    """Validate the cookie catalogue and print its revision and content."""
+@click.option(
+    "--file",
+    "catalogue_file",
+    metavar="PATH",
+    help="Check this catalogue file (a path or package:path) instead of the portal's "
+    "ckanext.cookieconsent.catalogue, e.g. a new version before it is deployed.",
+)
+def check(catalogue_file: str | None) -> None:
+    """Validate the cookie catalogue and print its revision and content.
+
+    Like every `ckan -c INI` command, this one starts after CKAN has loaded its plugins,
+    which needs the database; a broken catalogue has then already stopped CKAN with its
+    message. `cookieconsent-check -c INI` checks the same without the database.
+    """
+    if catalogue_file is None:
+        # What the plugin validated and serves (plugin.configure).
+        _report(catalogue.current())
+        return
+    gated = googleanalytics.gated()
     try:
-        loaded = catalogue.load(config.catalogue_file(), config.builtin_catalogue_values())
-    except catalogue.CatalogueError as error:
+        loaded = catalogue.load(
+            catalogue_file,
+            config.builtin_catalogue_values(),
+            googleanalytics.cookies_to_declare if gated else None,
+        )
+    except CkanConfigurationException as error:  # CatalogueError included
         raise click.ClickException(str(error)) from error
+    _report(loaded)
+
+
+@click.command("cookieconsent-check")
+@click.option(
+    "-c",
+    "--config",
+    "ini",
+    metavar="CONFIG",
+    envvar="CKAN_INI",
+    help="CKAN's ini file (default: $CKAN_INI): its catalogue and cookie names.",
+)
+@click.option(
+    "--file",
+    "catalogue_file",
+    metavar="PATH",
+    help="Check this catalogue file instead of the ini's ckanext.cookieconsent.catalogue; "
+    "without -c, against CKAN's default cookie names.",
+)
+@click.help_option("-h", "--help")
+def standalone_check(ini: str | None, catalogue_file: str | None) -> None:
+    """Validate ckanext-cookieconsent's cookie catalogue without CKAN's database.
+
+    Reads the ini file as CKAN does (a `use = config:...` chain included) and the
+    declared defaults of the options, without starting CKAN: no database, no plugins.
+    Prints the policy revision and each category's cookies, or one error line (exit
+    code 1). The cookies an integration adds when CKAN starts (ckanext-googleanalytics')
+    are listed by `ckan -c CONFIG cookieconsent check`.
+    """
+    if ini is None and catalogue_file is None:
+        raise click.UsageError("give the CKAN ini file (-c CONFIG or $CKAN_INI), or --file PATH.")
+    try:
+        _config_without_ckan(ini)
+        loaded = catalogue.load(
+            catalogue_file or config.catalogue_file(), config.builtin_catalogue_values()
+        )
+    except (CkanConfigurationException, configparser.Error) as error:
+        # One line: CKAN's own messages (a missing ini file) span several.
+        lines = (line.strip() for line in str(error).strip().splitlines())
+        raise click.ClickException(" ".join(line for line in lines if line)) from error
+    _report(loaded)
+    if "googleanalytics" in tk.config.get("ckan.plugins") and config.gate_googleanalytics():
+        click.echo(
+            "ckanext-googleanalytics is enabled: CKAN adds its cookies when it starts "
+            "(`ckan -c CONFIG cookieconsent check` lists them)."
+        )
+
+
+def _report(loaded: catalogue.Catalogue) -> None:
     click.echo(f"Catalogue OK. Policy revision: {loaded.revision}")
     for category in loaded.categories:
         kind = "required" if category.required else "exempt" if category.exempt else "optional"
@@ -32,13 +111,37 @@ def check() -> None:
         click.echo(f"  {category.id} [{kind}]: {names}")
 
 
-def _day(value: str | None, *, end: bool = False) -> datetime.datetime | None:
-    if value is None:
-        return None
+_DECLARATION = Path(__file__).with_name("config_declaration.yaml")
+
+
+def _config_without_ckan(ini: str | None) -> None:
+    """Fill CKAN's config object as CKAN's start-up does, without the app, the plugins or
+    the database: the ini file's options, then the declared defaults of CKAN's options and
+    ours, converted to their types. An invalid option of ours is an error, as at start-up."""
+    declaration = Declaration()
+    declaration.load_core_declaration()
+    declaration.load_dict(yaml.safe_load(_DECLARATION.read_text("utf-8")))
+    # A process of its own: CKAN's config object is still empty.
+    tk.config.update(ckan.cli.load_config(ini) if ini else {})
+    declaration.make_safe(tk.config)
+    declaration.normalize(tk.config)
+    _, errors = declaration.validate(tk.config)
+    ours = {key: issues for key, issues in errors.items() if key.startswith("ckanext.cookie")}
+    if ours:
+        raise CkanConfigurationException(
+            "Invalid configuration values provided: "
+            + "; ".join(f"{key}: {' '.join(issues)}" for key, issues in sorted(ours.items()))
+        )
+
+
+def _period(
+    since: str | None, until: str | None
+) -> tuple[datetime.datetime | None, datetime.datetime | None]:
+    """--since and --until as instants (both days included), or a one-line usage error."""
     try:
-        return records.parse_day(value, end=end)
-    except ValueError as error:
-        raise click.BadParameter(f"expected a date as YYYY-MM-DD, not {value!r}") from error
+        return records.period(since, until)
+    except records.PeriodError as error:
+        raise click.BadParameter(str(error), param_hint=f"'--{error.parameter}'") from error
 
 
 @cookieconsent.command("stats")
@@ -46,7 +149,7 @@ def _day(value: str | None, *, end: bool = False) -> datetime.datetime | None:
 @click.option("--until", help="Last day, YYYY-MM-DD (UTC), included.")
 def stats(since: str | None, until: str | None) -> None:
     """Print how visitors answer, as JSON."""
-    result = records.stats(_day(since), _day(until, end=True))
+    result = records.stats(*_period(since, until))
     click.echo(json.dumps(result, indent=2, sort_keys=True))
 
 
@@ -56,28 +159,79 @@ def stats(since: str | None, until: str | None) -> None:
 @click.option("--output", "-o", type=click.File("w"), default="-", help="File (default: stdout).")
 def export(since: str | None, until: str | None, output: click.utils.LazyFile) -> None:
     """Write the consent records of a date range as CSV."""
-    for chunk in records.export_csv(_day(since), _day(until, end=True)):
-        output.write(chunk)
+    try:
+        for chunk in records.export_csv(*_period(since, until)):
+            output.write(chunk)
+    except (sqlalchemy.exc.SQLAlchemyError, ValueError) as error:
+        # The database failed, or held a value Python cannot read (a year after 9999).
+        # The file then ends with a "# export failed" line if some records were written.
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise click.ClickException(f"The export failed: {reason}") from error
 
 
 @cookieconsent.command("purge")
 @click.option(
     "--older-than",
     help="A number of days, or a date YYYY-MM-DD (UTC). "
-    "Default: ckanext.cookieconsent.retention_days.",
+    "Default: ckanext.cookieconsent.retention_days. Never less than "
+    "ckanext.cookieconsent.cookie_max_age: a choice's proof lives as long as the choice.",
 )
-def purge(older_than: str | None) -> None:
+@click.option("--dry-run", is_flag=True, help="Print how many would be deleted; delete nothing.")
+def purge(older_than: str | None, dry_run: bool) -> None:
     """Delete consent records older than the retention period. Safe to run from cron."""
     limit = _purge_limit(older_than)
+    if dry_run:
+        count = records.count_before(limit)
+        click.echo(
+            f"Would delete {count} consent record(s) made before {limit.isoformat()} "
+            "(dry run: nothing deleted)."
+        )
+        return
     deleted = records.purge(limit)
     click.echo(f"Deleted {deleted} consent record(s) made before {limit.isoformat()}.")
 
 
+_DAYS = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also accepts "²"
+_BEFORE_ANY_RECORD = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+
+
 def _purge_limit(older_than: str | None) -> datetime.datetime:
+    """The cut-off of --older-than: records made before it go. A one-line usage error if
+    it is neither a number of days nor a date, is in the future, or would delete the proof
+    of choices still in force (younger than cookie_max_age)."""
     if older_than is None:
-        older_than = str(config.retention_days())
-    if older_than.isdigit():
-        return records.now() - datetime.timedelta(days=int(older_than))
-    limit = _day(older_than)
-    assert limit is not None
+        older_than = str(config.retention_days())  # check_retention() held at start-up
+    now = records.now()
+    if _DAYS.fullmatch(older_than):
+        digits = older_than.lstrip("0") or "0"
+        try:  # more days than since year 1: older than any record there can be
+            limit = now - datetime.timedelta(days=int(digits)) if len(digits) < 10 else None
+        except OverflowError:
+            limit = None
+        limit = limit or _BEFORE_ANY_RECORD
+    else:
+        try:
+            limit = records.parse_day(older_than)
+        except ValueError as error:
+            raise click.BadParameter(
+                f"expected a number of days or a date YYYY-MM-DD, not {older_than!r}.",
+                param_hint="'--older-than'",
+            ) from error
+    if limit > now:
+        raise click.BadParameter(
+            f"{older_than} is in the future: it would delete every record, "
+            "the proof of choices still in force included.",
+            param_hint="'--older-than'",
+        )
+    max_age = config.cookie_max_age()
+    newest = now - datetime.timedelta(seconds=max_age)
+    if limit > newest:
+        raise click.BadParameter(
+            f"{older_than} would delete records younger than "
+            f"ckanext.cookieconsent.cookie_max_age ({max_age} seconds, "
+            f"{config.min_retention_days()} days): the proof of a choice must be kept as long "
+            f"as the choice. Give at least {config.min_retention_days()} days, or a date on "
+            f"or before {newest.date().isoformat()}.",
+            param_hint="'--older-than'",
+        )
     return limit

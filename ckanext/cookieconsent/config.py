@@ -5,7 +5,10 @@ Defaults and types live in config_declaration.yaml (and CKAN's own declaration).
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import ckan.plugins.toolkit as tk
+from ckan.exceptions import CkanConfigurationException
 
 
 def catalogue_file() -> str:
@@ -36,6 +39,30 @@ def googleanalytics_category() -> str:
     return tk.config.get("ckanext.cookieconsent.googleanalytics_category")
 
 
+def public_origin() -> str | None:
+    """The portal's public origin from `ckan.site_url` (scheme, host and port as the
+    browser sends them in `Origin`), or None if the option does not give one."""
+    try:
+        parts = urlsplit(tk.config.get("ckan.site_url") or "")
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    suffix = f":{port}" if port is not None and port != default_port else ""
+    return f"{parts.scheme}://{host}{suffix}"
+
+
+def public_origin_is_https() -> bool:
+    """Whether visitors reach the portal over https (the preferences cookie is then Secure)."""
+    origin = public_origin()
+    return origin is not None and origin.startswith("https://")
+
+
 def text_override(name: str, lang: str) -> str | None:
     """A text the portal set for one language, e.g. ckanext.cookieconsent.intro.fr."""
     # A dynamic option: CKAN's declaration cannot list every language, so say "None"
@@ -49,6 +76,30 @@ def records_enabled() -> bool:
 
 def retention_days() -> int:
     return tk.config.get("ckanext.cookieconsent.retention_days")
+
+
+def record_timeout_ms() -> int:
+    return tk.config.get("ckanext.cookieconsent.record_timeout_ms")
+
+
+def min_retention_days() -> int:
+    """The fewest whole days a record must be kept: as long as the choice it proves."""
+    return -(-cookie_max_age() // 86400)
+
+
+def check_retention() -> None:
+    """Refuse a retention period shorter than a choice's life: purge would delete the
+    proof of choices still in force (GDPR art. 7(1): consent must be provable while it
+    is relied on). CkanConfigurationException naming both options and the fix."""
+    days, max_age = retention_days(), cookie_max_age()
+    if days * 86400 < max_age:
+        raise CkanConfigurationException(
+            f"ckanext.cookieconsent.retention_days = {days} would delete consent records "
+            f"while the choices they prove are still in force: "
+            f"ckanext.cookieconsent.cookie_max_age = {max_age} keeps a choice "
+            f"{max_age} seconds ({min_retention_days()} days). Set retention_days to at "
+            f"least {min_retention_days()}, or lower cookie_max_age."
+        )
 
 
 def builtin_catalogue_values() -> dict[str, str]:

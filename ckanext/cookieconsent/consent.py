@@ -32,8 +32,12 @@ FORMAT_VERSION = "1"
 MAX_COOKIE_BYTES = 512
 SIGNATURE_LENGTH = 16
 CONSENT_ID_BYTES = 12  # 16 characters of base64url
-CONSENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16}$")
-_TIME = re.compile(r"^[0-9]{1,12}$")
+CONSENT_ID_PATTERN = re.compile(r"\A[A-Za-z0-9_-]{16}\Z")  # \Z: "$" would allow a final newline
+_TIME = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(rf"[A-Za-z0-9_-]{{{SIGNATURE_LENGTH}}}")
+# What a revision may hold (catalogue.py validates pinned ones the same way).
+_REVISION = re.compile(r"[A-Za-z0-9._-]{1,32}")
+_CATEGORY_IDS = re.compile(r"[a-z0-9_/-]{0,400}")
 CLOCK_SKEW = 300  # seconds a choice may seem to come from the future (servers' clocks)
 
 # How the effective choice came about.
@@ -95,7 +99,7 @@ def new_choice(catalogue: Catalogue, granted: Iterable[str], consent_id: str | N
         granted=frozenset(g for g in granted if g in optional),
         source="cookie",
         made_at=int(time.time()),
-        consent_id=consent_id if consent_id and CONSENT_ID_PATTERN.match(consent_id) else _new_id(),
+        consent_id=consent_id if is_consent_id(consent_id) else _new_id(),
         required=_required(catalogue),
     )
 
@@ -115,21 +119,31 @@ def serialise(choice: Choice, secret: bytes) -> str:
 
 def parse(value: str | None, catalogue: Catalogue, secret: bytes, max_age: int) -> Choice | None:
     """The stored choice, or None when the value is absent, malformed, oversized, forged,
-    expired or made for another revision of the policy. Never raises."""
+    expired or made for another revision of the policy.
+
+    Never raises, whatever the bytes: the value comes from the browser, and any page on
+    this host or a sibling subdomain can plant it. Every field's alphabet is checked before
+    the signature is compared (as ASCII bytes: `hmac.compare_digest` raises on non-ASCII
+    text)."""
     if not value or len(value) > MAX_COOKIE_BYTES:
         return None
     parts = value.split(":")
     if len(parts) != 6:
         return None
     version, revision, made_at, consent_id, granted, signature = parts
-    payload = value[: -len(signature) - 1]
     if (
         version != FORMAT_VERSION
-        or not hmac.compare_digest(signature, _sign(payload, secret))
-        or revision != catalogue.revision
-        or not _TIME.match(made_at)
-        or not CONSENT_ID_PATTERN.match(consent_id)
+        or not _REVISION.fullmatch(revision)
+        or not _TIME.fullmatch(made_at)
+        or not is_consent_id(consent_id)
+        or not _CATEGORY_IDS.fullmatch(granted)
+        or not _SIGNATURE.fullmatch(signature)
     ):
+        return None
+    payload = value[: -len(signature) - 1]
+    if not hmac.compare_digest(signature.encode("ascii"), _sign(payload, secret).encode("ascii")):
+        return None
+    if revision != catalogue.revision:
         return None
     if not -CLOCK_SKEW <= time.time() - int(made_at) <= max_age:
         return None
@@ -144,6 +158,11 @@ def parse(value: str | None, catalogue: Catalogue, secret: bytes, max_age: int) 
         consent_id=consent_id,
         required=_required(catalogue),
     )
+
+
+def is_consent_id(value: object) -> bool:
+    """Whether `value` has the shape of a consent id (16 base64url characters)."""
+    return isinstance(value, str) and CONSENT_ID_PATTERN.fullmatch(value) is not None
 
 
 def signing_key(secret_key: str) -> bytes:
@@ -174,13 +193,13 @@ def current(catalogue: Catalogue) -> Choice:
     The stored choice if valid; otherwise the default, which is "refuse all optional"
     when the browser sends Global Privacy Control (and the portal honours it).
     """
-    from flask import g, request
+    from flask import g
 
     cached = g.get("cookieconsent_choice")
     if cached is not None and cached.revision == catalogue.revision:
         return cached
     stored = parse(
-        request.cookies.get(config.cookie_name()),
+        request_cookie(),
         catalogue,
         signing_key(tk.config.get("SECRET_KEY")),
         config.cookie_max_age(),
@@ -188,6 +207,13 @@ def current(catalogue: Catalogue) -> Choice:
     choice = stored or default_choice(catalogue, gpc=gpc_signal())
     g.cookieconsent_choice = choice
     return choice
+
+
+def request_cookie() -> str | None:
+    """The preferences cookie as the request carries it (unchecked)."""
+    from flask import request
+
+    return request.cookies.get(config.cookie_name())
 
 
 def gpc_signal() -> bool:

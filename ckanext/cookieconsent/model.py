@@ -8,6 +8,8 @@ import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+TABLES = ("cookieconsent_revision", "cookieconsent_record")
+
 
 class PolicyRevision(tk.BaseModel):
     """A revision of the policy, with the full catalogue visitors were shown: stored once."""
@@ -23,14 +25,19 @@ class ConsentRecord(tk.BaseModel):
     """One choice: pseudonymous by design (no IP address, user agent or user name)."""
 
     __tablename__ = "cookieconsent_record"
+    # Named as the migration names them, so that alembic's comparison finds no drift.
+    __table_args__ = (
+        sa.Index("cookieconsent_record_consent_id_idx", "consent_id"),
+        sa.Index("cookieconsent_record_created_idx", "created"),
+    )
 
     id = sa.Column(sa.BigInteger, primary_key=True, autoincrement=True)
-    consent_id = sa.Column(sa.String(32), nullable=False, index=True)
+    consent_id = sa.Column(sa.String(32), nullable=False)
     revision = sa.Column(
         sa.String(32), sa.ForeignKey("cookieconsent_revision.revision"), nullable=False
     )
     choices = sa.Column(JSONB, nullable=False)
-    created = sa.Column(sa.DateTime(timezone=True), nullable=False, index=True)
+    created = sa.Column(sa.DateTime(timezone=True), nullable=False)
     method = sa.Column(sa.String(16), nullable=False)  # banner, policy, embed, withdrawal, gpc
     language = sa.Column(sa.String(16), nullable=False)
 

@@ -7,7 +7,7 @@ import ckan.plugins.toolkit as tk
 from ckan.common import CKANConfig
 from ckan.lib.plugins import DefaultTranslation
 
-from ckanext.cookieconsent import catalogue, config
+from ckanext.cookieconsent import catalogue, config, googleanalytics
 
 
 @tk.blanket.config_declarations
@@ -30,11 +30,20 @@ class CookieConsentPlugin(p.SingletonPlugin, DefaultTranslation):
 
     # IConfigurable: the catalogue is read and validated once, here; a broken
     # catalogue stops start-up with a CatalogueError that says what to fix.
+    # CKAN calls this after computing the template search path: with
+    # ckanext-googleanalytics enabled, our templates are placed before its own.
 
     def configure(self, config_: CKANConfig) -> None:
+        config.check_retention()  # records outlive the choices they prove, or no start
         catalogue.install(
-            catalogue.load(config.catalogue_file(), config.builtin_catalogue_values())
+            catalogue.load(
+                config.catalogue_file(),
+                config.builtin_catalogue_values(),
+                googleanalytics.cookies_to_declare if googleanalytics.gated() else None,
+            )
         )
+        if googleanalytics.loaded():
+            googleanalytics.put_our_templates_first(config_)
 
     # ITranslation: DefaultTranslation finds i18n/ next to this package and
     # uses the "ckanext-cookieconsent" domain.

@@ -11,14 +11,16 @@ import csv
 import datetime
 import io
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.exc
 from ckan import model
 from sqlalchemy.dialects.postgresql import insert
 
-from ckanext.cookieconsent import catalogue, consent
+from ckanext.cookieconsent import catalogue, config, consent
 from ckanext.cookieconsent.model import ConsentRecord, PolicyRevision
 
 log = logging.getLogger(__name__)
@@ -60,20 +62,30 @@ _stored_revisions: set[str] = set()
 
 
 def write(choice: consent.Choice, current: catalogue.Catalogue, method: str, language: str) -> bool:
-    """Store one record of `choice` (and its revision if new). False if it failed."""
+    """Store one record of `choice` (and its revision if new). False if it failed.
+
+    The write waits at most `ckanext.cookieconsent.record_timeout_ms` for a lock or a
+    statement (a locked or overloaded table): past that it fails, is logged, and the visitor
+    gets their page and cookie all the same, without waiting any longer.
+    """
     for attempt in (1, 2):
         try:
             _insert(choice, current, method, language)
             return True
-        except Exception:
+        except sqlalchemy.exc.IntegrityError:
             model.Session.rollback()
             # The database may have lost a revision we thought stored (restored, reset):
             # try once more, storing it again.
             if attempt == 1 and current.revision in _stored_revisions:
                 _stored_revisions.discard(current.revision)
                 continue
-            # Whatever the database did, the visitor keeps their choice (the cookie is set).
             log.exception("Could not record a cookie choice (consent id %s)", choice.consent_id)
+        except Exception:
+            # A timeout, a lost connection, a missing table: never retried, so that the
+            # visitor waits one timeout at most. They keep their choice (the cookie is set).
+            model.Session.rollback()
+            log.exception("Could not record a cookie choice (consent id %s)", choice.consent_id)
+            break
     return False
 
 
@@ -81,6 +93,15 @@ def _insert(
     choice: consent.Choice, current: catalogue.Catalogue, method: str, language: str
 ) -> None:
     session = model.Session
+    # Local to this transaction: CKAN's other queries keep the server's settings.
+    timeout = f"{config.record_timeout_ms()}ms"
+    session.execute(
+        sa.text(
+            "SELECT set_config('lock_timeout', :timeout, true),"
+            " set_config('statement_timeout', :timeout, true)"
+        ),
+        {"timeout": timeout},
+    )
     if current.revision not in _stored_revisions:
         session.execute(
             insert(PolicyRevision.__table__)
@@ -114,10 +135,12 @@ def history(consent_id: str) -> list[dict[str, Any]]:
 
 
 def _between(query: Any, since: datetime.datetime | None, until: datetime.datetime | None) -> Any:
+    """`query` (an ORM query or a Core select) limited to records made in [since, until)."""
+    created = ConsentRecord.__table__.c.created
     if since is not None:
-        query = query.filter(ConsentRecord.created >= since)
+        query = query.where(created >= since)
     if until is not None:
-        query = query.filter(ConsentRecord.created < until)
+        query = query.where(created < until)
     return query
 
 
@@ -158,39 +181,138 @@ def stats(
 
 
 def export_csv(since: datetime.datetime | None, until: datetime.datetime | None) -> Iterator[str]:
-    """The records of a period as CSV lines (choices as category=1/0, space-separated)."""
-    query = _between(model.Session.query(ConsentRecord), since, until).order_by(
-        ConsentRecord.created, ConsentRecord.id
-    )
+    """The records of a period as CSV lines (choices as category=1/0, space-separated).
+
+    The first chunk (the header and the first record) runs the query, so a caller that
+    takes it before sending headers turns a failing query into an ordinary error. Should
+    reading fail later, the last line is `# export failed: ...`, the failure is logged and
+    raised again: the file is visibly incomplete, and a web server ends the transfer
+    abnormally (the client sees a truncated response, not a complete one).
+
+    Reads on a connection of its own, with a server-side cursor, so that it may go on
+    after the request's session is closed (CKAN closes it before a response is streamed).
+    """
+    columns = ConsentRecord.__table__.c
+    query = _between(
+        sa.select(
+            columns.created, columns.consent_id, columns.revision, columns.method,
+            columns.language, columns.choices,
+        ),
+        since,
+        until,
+    ).order_by(columns.created, columns.id)  # fmt: skip
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    for record in query.yield_per(1000):
-        writer.writerow([
-            record.created.isoformat(), record.consent_id, record.revision, record.method,
-            record.language,
-            " ".join(f"{k}={int(v)}" for k, v in sorted(record.choices.items())),
-        ])  # fmt: skip
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+    written = 0
+    engine = model.meta.engine
+    assert engine is not None  # bound when CKAN's environment loads
+    with engine.connect() as connection:
+        rows = connection.execution_options(stream_results=True, yield_per=1000).execute(query)
+        try:
+            for row in rows:
+                writer.writerow([
+                    row.created.isoformat(), row.consent_id, row.revision, row.method,
+                    row.language,
+                    " ".join(f"{k}={int(v)}" for k, v in sorted(row.choices.items())),
+                ])  # fmt: skip
+                written += 1
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        except Exception as error:
+            if not written:
+                raise  # nothing sent yet: the caller reports it as it reports any error
+            # One line: the server logs the traceback of the error raised again below.
+            log.error("The consent records export failed after %d record(s): %r", written, error)
+            yield (
+                f"# export failed after {written} record(s): {type(error).__name__};"
+                " see the server log\n"
+            )
+            raise
     yield buffer.getvalue()
+
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_END_OF_TIME = datetime.datetime.max.replace(tzinfo=datetime.timezone.utc)
+
+
+class PeriodError(ValueError):
+    """A period that cannot be read: `parameter` names the faulty one (since or until),
+    `inverted` says whether both are dates but since is after until."""
+
+    def __init__(self, parameter: str, message: str, *, inverted: bool = False) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self.inverted = inverted
 
 
 def parse_day(value: str, *, end: bool = False) -> datetime.datetime:
     """`YYYY-MM-DD` as the start of that day in UTC, or with `end` the start of the next
-    day, so that a range from one day to another includes both days whole."""
+    day, so that a range from one day to another includes both days whole.
+
+    Exactly ten ASCII characters: no other ISO forms (`20261101`, `2026-W44-7`), no
+    surrounding spaces or newline. ValueError otherwise. The end of the last day there is,
+    9999-12-31, has no next day: it is its last microsecond, which is as good as no end
+    (no record is ever made then).
+    """
+    if not isinstance(value, str) or not _DAY.fullmatch(value):
+        raise ValueError(f"expected a date as YYYY-MM-DD, not {value!r}")
     day = datetime.date.fromisoformat(value)
     if end:
+        if day == datetime.date.max:
+            return _END_OF_TIME
         day += datetime.timedelta(days=1)
     return datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.timezone.utc)
 
 
-def purge(older_than: datetime.datetime) -> int:
-    """Delete the records made before `older_than`; the number deleted. Safe to repeat."""
-    result: Any = model.Session.execute(
-        sa.delete(ConsentRecord.__table__).where(ConsentRecord.created < older_than)
-    )
-    deleted = result.rowcount
-    model.Session.commit()
-    return deleted or 0
+def period(
+    since: str | None, until: str | None
+) -> tuple[datetime.datetime | None, datetime.datetime | None]:
+    """The instants bounding the days `since` to `until`, both included, either open.
+
+    PeriodError naming the parameter if one is not a date YYYY-MM-DD, or if `since` is
+    after `until`: an empty period is a mistake worth saying, not a question to answer
+    with nothing. (since == until is one whole day.)
+    """
+    bounds: list[datetime.datetime | None] = []
+    for name, value, end in (("since", since, False), ("until", until, True)):
+        try:
+            bounds.append(None if value is None else parse_day(value, end=end))
+        except ValueError as error:
+            raise PeriodError(name, f"Expected a date as YYYY-MM-DD, not {value!r}.") from error
+    start, stop = bounds
+    if start is not None and stop is not None and start >= stop:
+        raise PeriodError(
+            "since",
+            f"The first day (since, {since}) is after the last day (until, {until}).",
+            inverted=True,
+        )
+    return start, stop
+
+
+PURGE_BATCH = 10_000
+
+
+def count_before(older_than: datetime.datetime) -> int:
+    """How many records were made before `older_than` (what purge would delete)."""
+    query = sa.select(sa.func.count()).where(ConsentRecord.__table__.c.created < older_than)
+    return model.Session.execute(query).scalar() or 0
+
+
+def purge(older_than: datetime.datetime, batch: int = PURGE_BATCH) -> int:
+    """Delete the records made before `older_than`; the number deleted. Safe to repeat.
+
+    In transactions of at most `batch` rows, so that a first purge of a large table does
+    not hold its locks (and the visitors' choices) for the whole deletion."""
+    table = ConsentRecord.__table__
+    oldest = sa.select(table.c.id).where(table.c.created < older_than).limit(batch)
+    deleted = 0
+    while True:
+        result: Any = model.Session.execute(
+            sa.delete(table).where(table.c.id.in_(oldest.scalar_subquery()))
+        )
+        model.Session.commit()
+        deleted += result.rowcount or 0
+        if (result.rowcount or 0) < batch:
+            return deleted

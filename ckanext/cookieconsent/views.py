@@ -3,6 +3,7 @@ sysadmins' dashboard of consent records."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from typing import Any
@@ -95,13 +96,23 @@ def consent_post() -> Response:
 
 @cookieconsent.after_app_request
 def _remember_gpc_default(response: Response) -> Response:
-    """A page seen with Global Privacy Control and no choice yet: keep the implied refusal
-    (cookie and record), once, so that it is remembered and can be proven like any other."""
+    """A page seen with Global Privacy Control and no choice yet: the refusal it implies
+    holds on every request from the header alone (consent.current). It is stored, cookie
+    and record, once, and only once the browser shows that it keeps cookies: it sends back
+    CKAN's session cookie (set on its first page) or a preferences cookie (expired, of an
+    older revision). Then the refusal is remembered, and its consent id, shown on the
+    policy page, can be looked up like any other.
+
+    A client that never returns cookies (a crawler sending `Sec-GPC: 1`) gets neither: no
+    row per request, no cookie it would drop. Nothing is lost: a refusal needs no proof of
+    consent (GDPR art. 7(1) proves consent, not its absence), and the header itself refuses.
+    """
     if (
         request.method != "GET"
         or response.mimetype != "text/html"
         or response.status_code != 200
         or request.headers.get("Sec-GPC") is None
+        or not _keeps_cookies()
     ):
         return response
     current = catalogue.current()
@@ -117,7 +128,15 @@ def _remember_gpc_default(response: Response) -> Response:
     return response
 
 
+def _keeps_cookies() -> bool:
+    """Whether the browser returned a cookie this portal set: CKAN's session or ours."""
+    names = (tk.config.get("SESSION_COOKIE_NAME"), config.cookie_name())
+    return any(name in request.cookies for name in names)
+
+
 def _record(choice: consent.Choice, current: catalogue.Catalogue, method: str) -> None:
+    """Write the record of a choice. It never delays the answer beyond
+    `record_timeout_ms` and never fails it: records.write logs what went wrong."""
     if config.records_enabled():
         records.write(choice, current, method, tk.h.lang() or "")
 
@@ -129,7 +148,7 @@ def _store(response: Response, choice: consent.Choice) -> None:
         max_age=config.cookie_max_age(),
         path="/",
         samesite="Lax",
-        secure=request.is_secure,
+        secure=request.is_secure or config.public_origin_is_https(),
         httponly=False,  # the browser script reads the choice (cached pages, JS API)
     )
 
@@ -156,12 +175,17 @@ def _refuse_forged_request() -> Response | None:
     if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
         return _error(403, tk._("Cookie choices can only be made on this site."))
     origin = request.headers.get("Origin")
-    if origin and origin != request.host_url.rstrip("/"):
+    if origin and origin not in _own_origins():
         return _error(403, tk._("Cookie choices can only be made on this site."))
     if not tk.config.get("WTF_CSRF_ENABLED"):
         return None
     field = tk.config.get("WTF_CSRF_FIELD_NAME")
-    token = request.form.get(field) or request.headers.get("X-CSRFToken")
+    # The two headers CKAN's own scripts and Flask-WTF accept.
+    token = (
+        request.form.get(field)
+        or request.headers.get("X-CSRFToken")
+        or request.headers.get("X-CSRF-Token")
+    )
     try:
         validate_csrf(token)
     except ValidationError as error:
@@ -171,6 +195,14 @@ def _refuse_forged_request() -> Response | None:
             tk._("This form has expired. Please reload the page and make your choice again."),
         )
     return None
+
+
+def _own_origins() -> set[str]:
+    """The origins a choice may come from: the one the request arrived on, and the portal's
+    public one. Behind a proxy that terminates TLS and passes neither X-Forwarded-Proto
+    nor the port (ckan-docker's nginx), CKAN sees http://host while the browser sends
+    Origin: https://host:port; `ckan.site_url` is the truth about the latter."""
+    return {request.host_url.rstrip("/"), *filter(None, [config.public_origin()])}
 
 
 def _safe_return_path(target: str | None) -> str | None:
@@ -208,6 +240,7 @@ def _error(status: int, message: str) -> Response:
 def dashboard() -> str:
     """How visitors answer: records, acceptance per revision, answers per category by day."""
     _sysadmin_only()
+    request.environ["__no_cache__"] = True  # records: never in a shared cache
     period = _period_from(request.args)
     stats = tk.get_action("cookieconsent_stats")(_user_context(), dict(period))
     return tk.render(
@@ -218,25 +251,38 @@ def dashboard() -> str:
 
 @cookieconsent.route("/ckan-admin/cookies/export.csv")
 def export() -> Response:
-    """The records of a date range as CSV."""
+    """The records of a date range as CSV, `Cache-Control: private, no-store`.
+
+    The query runs, and the first record is read, before the response starts: a failure
+    then is an ordinary 500. A failure later, once the headers are sent, ends the file
+    with a `# export failed` line and aborts the transfer (records.export_csv), so that
+    it cannot pass for a complete export.
+    """
     _sysadmin_only()
     period = _period_from(request.args)
-    since = records.parse_day(period["since"]) if "since" in period else None
-    until = records.parse_day(period["until"], end=True) if "until" in period else None
+    chunks = records.export_csv(*records.period(period.get("since"), period.get("until")))
+    first = next(chunks)
     name = f"cookie-consents-{period.get('since', 'start')}-{period.get('until', 'now')}.csv"
-    return Response(
-        records.export_csv(since, until),
+    response = Response(
+        itertools.chain([first], chunks),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+    # CKAN marks responses "public" unless told otherwise; it then adds "private".
+    request.environ["__no_cache__"] = True
+    response.cache_control.no_store = True
+    return response
 
 
 def _period_from(args: Any) -> dict[str, str]:
+    """`since` and `until` from the query string, checked: 400 unless each is a date
+    YYYY-MM-DD and `since` is not after `until`. Empty values are no bound."""
     period = {k: args[k] for k in ("since", "until") if args.get(k)}
     try:
-        for value in period.values():
-            records.parse_day(value)
-    except ValueError:
+        records.period(period.get("since"), period.get("until"))
+    except records.PeriodError as error:
+        if error.inverted:
+            tk.abort(400, tk._("The first day of the period is after its last day."))
         tk.abort(400, tk._("Dates must be given as YYYY-MM-DD."))
     return period
 

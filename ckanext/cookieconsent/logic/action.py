@@ -90,12 +90,16 @@ def cookieconsent_stats(context: Context, data_dict: DataDict) -> dict[str, Any]
     """How visitors answer: totals, acceptance per revision, answers per category and day.
 
     :param since: first day (YYYY-MM-DD, UTC), included
-    :param until: last day (YYYY-MM-DD, UTC), included
+    :param until: last day (YYYY-MM-DD, UTC), included; 9999-12-31 is as good as no end
+
+    A ``since`` after ``until`` is a validation error (409), not an empty result.
     """
     tk.check_access("cookieconsent_stats", context, data_dict)
     params = schema.validate(data_dict, schema.stats())
-    since = records.parse_day(params["since"]) if "since" in params else None
-    until = records.parse_day(params["until"], end=True) if "until" in params else None
+    try:
+        since, until = records.period(params.get("since"), params.get("until"))
+    except records.PeriodError as error:
+        raise tk.ValidationError({error.parameter: [str(error)]}) from error
     return records.stats(since, until)
 
 

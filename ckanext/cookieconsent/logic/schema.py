@@ -74,15 +74,17 @@ def policy_show() -> dict[str, list[Any]]:
 
 
 def _day(value: Any) -> Any:
+    """A date YYYY-MM-DD, exactly: no other ISO form, no number, no trailing newline."""
     try:
-        records.parse_day(str(value))
+        records.parse_day(value)
     except ValueError as error:
         raise tk.Invalid(f"Expected a date as YYYY-MM-DD, not {value!r}.") from error
-    return str(value)
+    return value
 
 
 def _consent_id(value: Any) -> Any:
-    if not isinstance(value, str) or not consent.CONSENT_ID_PATTERN.match(value):
+    # fullmatch: `$` in the pattern would let a trailing newline through.
+    if not isinstance(value, str) or not consent.CONSENT_ID_PATTERN.fullmatch(value):
         raise tk.Invalid("Expected a consent id: 16 letters, digits, - or _.")
     return value
 

@@ -1,0 +1,235 @@
+"""ckanext-googleanalytics in a real browser, listed before or after cookieconsent.
+
+Debian's chromium through Playwright (fixtures in conftest.py) against the test's CKAN on
+127.0.0.1 with the real ckanext-googleanalytics and only the built-in catalogue: the
+statistics category holds no cookie but the `_ga` ones the integration declares, so these
+tests also show that visitors are asked about it and can allow it.
+
+Every request of the context is recorded. Requests to Google's hosts
+(www.googletagmanager.com, www.google-analytics.com, *.google-analytics.com) are answered
+locally by the test; any other request off loopback is aborted and fails the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pytest
+from page_probes import mark_document, marker
+from playwright.sync_api import expect
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from playwright.sync_api import Locator, Page, Request, Route
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+GOOGLE_HOSTS = {"www.googletagmanager.com", "www.google-analytics.com", "google-analytics.com"}
+GTAG = "https://www.googletagmanager.com/gtag/js?id=G-TEST123"
+GTM = "https://www.googletagmanager.com/gtm.js?id=GTM-TEST123"
+GTM_FRAME = "https://www.googletagmanager.com/ns.html?id=GTM-TEST123"
+
+ORDERS = [
+    pytest.param(order, marks=pytest.mark.ckan_config("ckan.plugins", order), id=ident)
+    for order, ident in [
+        ("cookieconsent googleanalytics", "cookieconsent-first"),
+        ("googleanalytics cookieconsent", "googleanalytics-first"),
+    ]
+]
+
+
+def _mode(mode: str, tracking_id: str, tag: str) -> Any:
+    marks = [
+        pytest.mark.ckan_config("googleanalytics.id", tracking_id),
+        pytest.mark.ckan_config("googleanalytics.tracking_mode", mode),
+    ]
+    return pytest.param(tag, marks=marks, id=mode)
+
+
+# The tag each mode's snippet loads: gtag.js for Google Analytics 4, gtm.js for Tag Manager.
+MODES = [_mode("gtag", "G-TEST123", GTAG), _mode("gtm", "GTM-TEST123", GTM)]
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("with_plugins")]
+
+
+# --- Recording Google's traffic ----------------------------------------------------------
+
+
+def _is_google(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in GOOGLE_HOSTS or host.endswith(".google-analytics.com")
+
+
+def _leaves_loopback(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in LOOPBACK
+
+
+@dataclass
+class Google:
+    """Every request the context's pages and frames sent to Google's hosts, in order."""
+
+    requests: list[str] = field(default_factory=list)
+    elsewhere: list[str] = field(default_factory=list)  # other non-loopback requests
+
+
+# What the local answer to Google's scripts does: count its runs.
+_TAG_BODY = "window.__tagRuns = (window.__tagRuns || 0) + 1;"
+
+
+def _answer(route: Route) -> None:
+    path = urlsplit(route.request.url).path
+    if path in ("/gtag/js", "/gtm.js"):
+        route.fulfill(body=_TAG_BODY, content_type="text/javascript")
+    elif path == "/ns.html":
+        route.fulfill(body="<!doctype html><title>GTM</title>", content_type="text/html")
+    else:  # collection endpoints (/g/collect, /collect ...)
+        route.fulfill(status=204)
+
+
+def _record(page: Page) -> Iterator[Google]:
+    record = Google()
+
+    def note(request: Request) -> None:
+        if _is_google(request.url):
+            record.requests.append(request.url)
+        elif _leaves_loopback(request.url):
+            record.elsewhere.append(request.url)
+
+    def abort(route: Route) -> None:
+        route.abort()
+
+    page.context.on("request", note)
+    page.context.route(_leaves_loopback, abort)
+    page.context.route(_is_google, _answer)  # registered last: takes precedence
+    yield record
+    assert record.elsewhere == [], "requests to other non-loopback hosts (aborted)"
+
+
+@pytest.fixture
+def google(page: Page) -> Iterator[Google]:
+    """Google's traffic from `page` (JavaScript on)."""
+    yield from _record(page)
+
+
+@pytest.fixture
+def page_without_js(new_page: Callable[..., Page]) -> Page:
+    return new_page(java_script_enabled=False)
+
+
+@pytest.fixture
+def google_without_js(page_without_js: Page) -> Iterator[Google]:
+    """Google's traffic from `page_without_js`."""
+    yield from _record(page_without_js)
+
+
+# --- Helpers ---------------------------------------------------------------------------------
+
+
+def _banner(page: Page) -> Locator:
+    return page.locator("#cookieconsent-banner")
+
+
+def _button(page: Page, action: str) -> Locator:
+    """The banner's button by its form value (`accept_all`, `refuse_all`), whatever its
+    label says ("Refuse all" or "Reject all")."""
+    return _banner(page).locator(f"button[name='action'][value='{action}']")
+
+
+def _open(page: Page, url: str | None = None) -> None:
+    """Load `url` (reload if None) and wait until no request has been made for 500 ms:
+    whatever the page loads by itself has been asked for."""
+    if url is None:
+        page.reload()
+    else:
+        page.goto(url)
+    page.wait_for_load_state("networkidle")
+
+
+def _choose(page: Page, action: str) -> None:
+    _button(page, action).click()
+    expect(_banner(page)).to_be_hidden()  # the choice is applied
+
+
+# --- With JavaScript -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tag", MODES)
+@pytest.mark.parametrize("plugins", ORDERS)
+def test_nothing_from_google_before_a_choice(
+    page: Page, live_server: str, google: Google, plugins: str, tag: str
+) -> None:
+    _open(page, f"{live_server}/about")
+
+    # Visitors are asked about the category the tag waits for.
+    expect(_banner(page).locator("input[name='granted'][value='statistics']")).to_have_count(1)
+    assert google.requests == []
+    assert page.evaluate("() => window.__tagRuns") is None
+
+
+@pytest.mark.parametrize("tag", MODES)
+@pytest.mark.parametrize("plugins", ORDERS)
+def test_nothing_from_google_after_reject_all(
+    page: Page, live_server: str, google: Google, plugins: str, tag: str
+) -> None:
+    _open(page, f"{live_server}/about")
+
+    _choose(page, "refuse_all")
+    _open(page)  # and on the next page
+
+    expect(_banner(page)).to_have_count(0)  # the choice holds
+    assert google.requests == []
+
+
+@pytest.mark.parametrize("tag", MODES)
+@pytest.mark.parametrize("plugins", ORDERS)
+def test_tag_loads_after_accept_all(
+    page: Page, live_server: str, google: Google, plugins: str, tag: str
+) -> None:
+    _open(page, f"{live_server}/about")
+    mark_document(page)
+
+    _choose(page, "accept_all")
+
+    page.wait_for_function("() => window.__tagRuns === 1")
+    assert marker(page) == 1, "the page reloaded"
+    assert google.requests == [tag]
+
+    _open(page)  # the next page renders the tag live
+    page.wait_for_function("() => window.__tagRuns === 1")
+    assert google.requests == [tag, tag]
+
+
+# --- Without JavaScript: Tag Manager's <noscript> frame -------------------------------------
+
+
+@pytest.mark.ckan_config("googleanalytics.id", "GTM-TEST123")
+@pytest.mark.ckan_config("googleanalytics.tracking_mode", "gtm")
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [(None, []), ("refuse_all", []), ("accept_all", [GTM_FRAME])],
+    ids=["no-choice", "reject-all", "accept-all"],
+)
+@pytest.mark.parametrize("plugins", ORDERS)
+def test_tag_manager_frame_without_javascript(
+    page_without_js: Page,
+    live_server: str,
+    google_without_js: Google,
+    plugins: str,
+    action: str | None,
+    expected: list[str],
+) -> None:
+    page = page_without_js
+    _open(page, f"{live_server}/about")
+    assert google_without_js.requests == []
+
+    if action:
+        with page.expect_navigation():
+            _button(page, action).click()  # the form posts, and the server redirects back
+        page.wait_for_load_state("networkidle")
+        expect(_banner(page)).to_have_count(0)
+
+    assert google_without_js.requests == expected
