@@ -31,11 +31,17 @@ ADMIN = "admin"
 CATALOGUE = ROOT / "dev" / "demo_catalogue.yaml"
 THEME = ROOT / "dev" / "demo_theme"
 
+# Where signing in lands (ckan.auth.route_after_login, in CKAN 2.11 and 2.12). CKAN's
+# default, the dashboard's dataset list (/dashboard/datasets), needs Solr.
+AFTER_LOGIN = "cookieconsent.dashboard"
+DASHBOARD = "/ckan-admin/cookies"
+
 # Pages that work without Solr; the home page and /dataset search and need it.
 PAGES = [
     ("/about", "the gating showcase: the banner, a statistics script and an embed"),
     ("/cookies", "the cookie policy: every cookie, and your choice"),
-    ("/user/login", f"sign in (user {ADMIN!r})"),
+    ("/user/login", f"sign in (user {ADMIN!r}): you land on {DASHBOARD}"),
+    (DASHBOARD, "the consent records' dashboard (sysadmins): rates, chart, CSV export"),
     ("/api/3/action/cookieconsent_policy_show", "the policy through the action API"),
     ("/api/3/action/status_show", "CKAN's status: lists the loaded extensions"),
 ]
@@ -69,6 +75,9 @@ use = egg:ckan
 ckan.site_url = http://127.0.0.1:{port}
 ckan.site_title = CKAN cookie consent demo
 ckan.site_id = cookieconsent_demo
+# No interactive debugger: an error is CKAN's plain error page (and `ckan run` below
+# starts without Werkzeug's debugger).
+debug = false
 sqlalchemy.url = {database_url}
 solr_url = {solr_url}
 SECRET_KEY = {_secret("secret-key")}
@@ -77,16 +86,17 @@ ckan.plugins = activity cookieconsent
 ckan.locale_default = en
 ckan.locales_offered = en fr
 ckan.storage_path = {DEMO / "storage"}
+ckan.auth.route_after_login = {AFTER_LOGIN}
 ckanext.cookieconsent.catalogue = {catalogue}
 # The demo theme (no plugin): a gated statistics script on every page, a gated embed on /about.
 extra_template_paths = {THEME / "templates"}
 extra_public_paths = {THEME / "public"}
 
 [loggers]
-keys = root, ckan, ckanext
+keys = root, ckan, ckanext, solr_check, redis_check
 
 [handlers]
-keys = console
+keys = console, null
 
 [formatters]
 keys = generic
@@ -106,6 +116,25 @@ level = INFO
 handlers = console
 qualname = ckanext
 propagate = 0
+
+# No Solr and no Redis here: CKAN says so in one line each at start ("Problems were found
+# while connecting to the SOLR server", "Could not connect to Redis"); these two loggers
+# would add a traceback to each.
+[logger_solr_check]
+level = CRITICAL
+handlers = null
+qualname = ckan.lib.search.common
+propagate = 0
+
+[logger_redis_check]
+level = CRITICAL
+handlers = null
+qualname = ckan.lib.redis
+propagate = 0
+
+[handler_null]
+class = NullHandler
+args = ()
 
 [handler_console]
 class = StreamHandler
@@ -178,12 +207,14 @@ def main() -> None:
         # a single-threaded server serves one after the other, stalling pages for seconds.
         server = subprocess.Popen(
             [str(CKAN), "-c", str(ini), "run", "--host", "127.0.0.1",
-             "--port", str(args.port), "--disable-reloader", "--threaded"]
+             "--port", str(args.port), "--disable-reloader", "--disable-debugger",
+             "--threaded"]
         )  # fmt: skip
         base = f"http://127.0.0.1:{args.port}"
         status = wait_until_up(base + PAGES[0][0], server)
         print(f"\nCKAN with ckanext-cookieconsent is up: {base}{PAGES[0][0]} answered {status}.")
-        print(f"Sysadmin: {ADMIN} / {password}\n\nPages worth opening:")
+        print(f"Sysadmin: {ADMIN} / {password} (signing in lands on {base}{DASHBOARD})")
+        print("\nPages worth opening:")
         for path, what in PAGES:
             print(f"  {base}{path:<45} {what}")
         print(SHOWCASE.format(base=base))

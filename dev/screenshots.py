@@ -59,12 +59,22 @@ class Shot:
     before: Callable[[Page], None] | None = None
     element: str | None = None  # a CSS selector: shoot that element only
     full_page: bool = False
+    options: dict[str, str] = field(default_factory=dict)  # ini options beyond OPTIONS
 
 
 def _open_preferences(page: Page) -> None:
     page.locator("[data-cookieconsent-customise]").click()
     page.locator("#cookieconsent-preferences.is-open").wait_for(state="visible")
     page.mouse.move(0, 0)  # off the button: no hover style in the picture
+
+
+def _open_dialog(page: Page) -> None:
+    """After a choice, the footer's "Cookies" link opens the choice in a dialog."""
+    page.locator("#cookieconsent-banner button[value=refuse_all]").click()
+    page.locator("#cookieconsent-banner").wait_for(state="hidden")
+    page.locator("footer [data-cookieconsent-open]").click()
+    page.locator("dialog.cookieconsent-dialog").wait_for(state="visible")
+    page.mouse.move(0, 0)
 
 
 SHOTS = [
@@ -77,6 +87,15 @@ SHOTS = [
         element="#cookieconsent-banner",
     ),
     Shot("policy-page-en", "/cookies", full_page=True),
+    Shot("policy-page-mobile-en", "/cookies", viewport=MOBILE, mobile=True, full_page=True),
+    Shot(
+        "banner-bottom-mobile-en",
+        "/about",
+        viewport=MOBILE,
+        mobile=True,
+        options={"ckanext.cookieconsent.position": "bottom"},
+    ),
+    Shot("preferences-dialog-en", "/about", before=_open_dialog),
     Shot("embed-placeholder-en", "/about", element="[data-cookieconsent-embed]"),
 ]
 
@@ -137,14 +156,19 @@ def main(argv: list[str] | None = None) -> int:
             print("PostgreSQL up; starting CKAN with the demo catalogue and theme ...", flush=True)
             ini = workspace.configure(plugins=["cookieconsent"], options=OPTIONS)
             workspace.ckan(ini, "db", "upgrade", "-p", "cookieconsent")
-            server = workspace.server(plugins=["cookieconsent"], options=OPTIONS, threads=4)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
                     executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
                 )
                 try:
                     for name in args.names or known:
-                        target = shoot(browser, server.url, known[name], args.out)
+                        shot = known[name]
+                        # One server per set of options, started when first needed.
+                        server = workspace.server(
+                            plugins=["cookieconsent"], options={**OPTIONS, **shot.options},
+                            threads=4,
+                        )  # fmt: skip
+                        target = shoot(browser, server.url, shot, args.out)
                         print(f"  {target}", flush=True)
                 finally:
                     browser.close()

@@ -60,7 +60,7 @@ def _switch(page: Page, title: str) -> Locator:
 
 @pytest.mark.parametrize(
     ("button", "media", "statistics"),
-    [("Accept all", True, True), ("Refuse all", False, False)],
+    [("Accept all", True, True), ("Reject all", False, False)],
     ids=["accept-all", "refuse-all"],
 )
 def test_one_click_choice_applies_without_reload(
@@ -172,7 +172,7 @@ def test_refuse_all_without_javascript(new_page: Callable[..., Page], live_serve
     page.goto(f"{live_server}/about")
 
     with page.expect_response(f"{live_server}/cookies/consent") as posted:
-        _banner(page).get_by_role("button", name="Refuse all").click()
+        _banner(page).get_by_role("button", name="Reject all").click()
 
     assert posted.value.status == 303
     expect(page).to_have_url(f"{live_server}/about")

@@ -201,7 +201,7 @@ def test_demo_theme_is_served(live_server: str) -> None:
 # --- Before consent, and after a refusal -------------------------------------------------
 
 
-@pytest.mark.parametrize("button", [None, "Refuse all"], ids=["no-choice", "refuse-all"])
+@pytest.mark.parametrize("button", [None, "Reject all"], ids=["no-choice", "refuse-all"])
 def test_nothing_gated_is_requested(
     page: Page, live_server: str, traffic: Traffic, button: str | None
 ) -> None:
@@ -427,7 +427,7 @@ def gtag(page: Page, traffic: Traffic) -> list[str]:
 @pytest.mark.ckan_config("googleanalytics.id", "G-TEST123")
 @pytest.mark.ckan_config("googleanalytics.tracking_mode", "gtag")
 class TestGoogleAnalytics:
-    @pytest.mark.parametrize("button", [None, "Refuse all"], ids=["no-choice", "refuse-all"])
+    @pytest.mark.parametrize("button", [None, "Reject all"], ids=["no-choice", "refuse-all"])
     def test_tag_is_not_requested(
         self, page: Page, live_server: str, gtag: list[str], button: str | None
     ) -> None:

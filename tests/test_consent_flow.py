@@ -49,11 +49,30 @@ def test_first_visit_shows_the_banner_with_three_equal_actions(app: Any) -> None
     skip = body.index('href="#content"')
     assert skip < body.index(BANNER) < body.index("<header")
     banner = body[body.index(BANNER) :]
-    for label in ("Accept all", "Refuse all", "Customise"):
+    for label in ("Accept all", "Reject all", "Customise"):
         assert 'class="cookieconsent-button"' in banner and label in banner
     assert 'href="/cookies"' in banner
     assert 'name="_csrf_token"' in banner
     assert 'name="came_from" value="/about"' in banner
+
+
+@pytest.mark.parametrize(("path", "where"), [("/about", "banner"), ("/cookies", "policy")])
+def test_accept_and_reject_buttons_carry_the_names_auditors_look_for(
+    app: Any, path: str, where: str
+) -> None:
+    """The EDPB taskforce's wording, "Reject all", and ids/classes with accept-all /
+    reject-all, on the banner and on the policy page."""
+    body = app.get(path).body
+    for kind, value, label in (("accept", "accept_all", "Accept all"),
+                               ("reject", "refuse_all", "Reject all")):  # fmt: skip
+        button = re.search(
+            rf'<button[^>]*id="cookieconsent-{where}-{kind}-all"[^>]*>\s*([^<]*?)\s*</button>',
+            body,
+        )
+        assert button is not None, f"no #cookieconsent-{where}-{kind}-all"
+        assert f'value="{value}"' in button.group(0)
+        assert f"cookieconsent-{kind}-all" in button.group(0).split('class="')[1]
+        assert button.group(1) == label
 
 
 def test_switches_start_off_except_required_and_exempt(app: Any) -> None:
@@ -131,6 +150,22 @@ def test_cookie_is_secure_over_https(app: Any) -> None:
         follow_redirects=False,
     )
     assert set_cookies(response)["cookies_preferences"]["secure"]
+
+
+@pytest.mark.ckan_config("ckan.site_url", "https://portal.example")
+def test_cookie_is_secure_when_the_public_url_is_https_behind_a_plain_http_proxy(
+    app: Any,
+) -> None:
+    """A TLS-terminating proxy passes plain http: the public URL decides `Secure`.
+    (The real nginx and chromium flow is in test_browser_proxy.py.)"""
+    response = _choose(app.test_client(), "accept_all")
+    assert set_cookies(response)["cookies_preferences"]["secure"]
+
+
+def test_cookie_is_not_secure_on_a_plain_http_portal(app: Any) -> None:
+    assert not set_cookies(_choose(app.test_client(), "accept_all"))["cookies_preferences"][
+        "secure"
+    ]
 
 
 @pytest.mark.ckan_config("ckanext.cookieconsent.cookie_name", "consent")
@@ -252,6 +287,42 @@ def test_post_with_the_page_csrf_token_is_accepted(app: Any) -> None:
     assert "cookies_preferences" in set_cookies(response)
 
 
+@pytest.mark.ckan_config("WTF_CSRF_ENABLED", True)
+@pytest.mark.parametrize("header", ["X-CSRFToken", "X-CSRF-Token"])
+def test_both_csrf_headers_ckan_accepts_are_read(app: Any, header: str) -> None:
+    client = app.test_client()
+    body = client.get("/about").body
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', body).group(1)  # type: ignore[union-attr]
+    response = client.post(
+        "/cookies/consent", data={"action": "accept_all"}, headers={header: token},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert response.status_code == 303
+    assert "cookies_preferences" in set_cookies(response)
+
+
+@pytest.mark.ckan_config("ckan.site_url", "https://portal.example:8443")
+@pytest.mark.parametrize(
+    ("origin", "status"),
+    [
+        ("https://portal.example:8443", 303),  # the public origin, through the proxy
+        ("http://test.ckan.net", 303),  # the origin the request arrived on
+        ("https://portal.example", 403),  # another port
+        ("http://portal.example:8443", 403),  # another scheme
+        ("https://evil.portal.example:8443", 403),  # a sibling
+        ("null", 403),
+    ],
+)
+def test_origin_may_be_the_public_one_or_the_request_s_own(
+    app: Any, origin: str, status: int
+) -> None:
+    response = app.test_client().post(
+        "/cookies/consent", data={"action": "accept_all"}, headers={"Origin": origin},
+        base_url="http://test.ckan.net", follow_redirects=False,
+    )  # fmt: skip
+    assert response.status_code == status
+
+
 @pytest.mark.parametrize(
     "headers",
     [{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
@@ -328,7 +399,7 @@ def test_policy_page_lists_every_cookie_with_its_columns(app: Any) -> None:
     body = app.get("/cookies").body
     for heading in ("Provider", "Service and location", "Cookie name", "Purpose", "Duration",
                     "Party"):  # fmt: skip
-        assert f'<th scope="col">{heading}</th>' in body
+        assert re.search(f'<th scope="col"[^>]*>{heading}</th>', body), heading
     for name in ("ckan", "remember_token", "cookies_preferences", "_pk_id.*", "YSC", "PREF"):
         assert f"<code>{name}</code>" in body
     assert "13 months" in body and "Third party" in body and "front office" in body

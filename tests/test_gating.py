@@ -91,7 +91,9 @@ def test_embed_waits_behind_a_placeholder_of_the_same_size(app: Any) -> None:
     html = _render(app, EMBED)
     placeholder = html.split("<template>")[0]
     assert "<iframe" not in placeholder
-    assert "width: 640px; min-height: 360px;" in placeholder
+    # Sized by an empty <svg> of the embed's size, not by an inline style (strict CSP).
+    assert '<svg class="cookieconsent-embed__size" width="640" height="360"' in placeholder
+    assert "style=" not in html
     assert "Launch video" in placeholder and "YouTube" in placeholder
     assert "Third-party content" in placeholder
     assert "Allow this once" in placeholder and "Always allow" in placeholder
@@ -125,13 +127,24 @@ def test_always_allow_adds_one_category_to_the_choice(app: Any) -> None:
     assert bad.status_code == 400
 
 
-# --- ckanext-googleanalytics ---------------------------------------------------------
+# --- ckanext-googleanalytics, listed before or after cookieconsent --------------------
+# Plugins listed earlier in ckan.plugins win the template lookup: the plugin moves its
+# templates before ckanext-googleanalytics' at start-up, so both orders must gate.
+# tests/test_googleanalytics.py checks the cookies it declares and the start-up checks.
+
+ORDERS = [
+    pytest.param(order, marks=pytest.mark.ckan_config("ckan.plugins", order), id=ident)
+    for order, ident in [
+        ("cookieconsent googleanalytics", "cookieconsent-first"),
+        ("googleanalytics cookieconsent", "googleanalytics-first"),
+    ]
+]
 
 
-@pytest.mark.ckan_config("ckan.plugins", "cookieconsent googleanalytics")
+@pytest.mark.parametrize("plugins", ORDERS)
 @pytest.mark.ckan_config("googleanalytics.id", "G-TEST123")
 @pytest.mark.ckan_config("googleanalytics.tracking_mode", "gtag")
-def test_googleanalytics_tag_waits_for_statistics(app: Any) -> None:
+def test_googleanalytics_tag_waits_for_statistics(app: Any, plugins: str) -> None:
     client = app.test_client()
     client.post("/cookies/consent", data={"action": "refuse_all"})
     before = client.get("/about").body
@@ -145,20 +158,34 @@ def test_googleanalytics_tag_waits_for_statistics(app: Any) -> None:
     assert "data-cookieconsent-category" not in after
 
 
-@pytest.mark.ckan_config("ckan.plugins", "cookieconsent googleanalytics")
+@pytest.mark.parametrize("plugins", ORDERS)
 @pytest.mark.ckan_config("googleanalytics.id", "GTM-TEST123")
 @pytest.mark.ckan_config("googleanalytics.tracking_mode", "gtm")
-def test_googleanalytics_tag_manager_noscript_frame_waits_too(app: Any) -> None:
+def test_googleanalytics_tag_manager_noscript_frame_waits_too(app: Any, plugins: str) -> None:
     client = app.test_client()
     client.post("/cookies/consent", data={"action": "refuse_all"})
-    assert "googletagmanager.com/ns.html" not in client.get("/about").body
+    before = client.get("/about").body
+    assert "googletagmanager.com/ns.html" not in before
+    assert _types_of_scripts_loading("googletagmanager.com/gtm.js", before) == ["text/plain"]
     _accept_all(client)
-    assert "googletagmanager.com/ns.html" in client.get("/about").body
+    after = client.get("/about").body
+    assert "googletagmanager.com/ns.html" in after
+    assert _types_of_scripts_loading("googletagmanager.com/gtm.js", after) == [None]
 
 
-@pytest.mark.ckan_config("ckan.plugins", "cookieconsent googleanalytics")
+def _types_of_scripts_loading(url: str, html: str) -> list[str | None]:
+    """The `type` of each <script> element whose code or src holds `url`."""
+    scripts = re.finditer(r"<script([^>]*)>(.*?)</script>", html, re.S)
+    return [
+        (kind.group(1) if (kind := re.search(r'\btype="([^"]*)"', attrs)) else None)
+        for attrs, body in (m.groups() for m in scripts)
+        if url in attrs or url in body
+    ]
+
+
+@pytest.mark.parametrize("plugins", ORDERS)
 @pytest.mark.ckan_config("googleanalytics.id", "G-TEST123")
 @pytest.mark.ckan_config("googleanalytics.tracking_mode", "gtag")
 @pytest.mark.ckan_config("ckanext.cookieconsent.gate_googleanalytics", False)
-def test_googleanalytics_gating_can_be_switched_off(app: Any) -> None:
+def test_googleanalytics_gating_can_be_switched_off(app: Any, plugins: str) -> None:
     assert f'<script async src="{GTAG}"></script>' in app.get("/about").body

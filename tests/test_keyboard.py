@@ -147,7 +147,7 @@ def _choose(visitor: Visitor, button: str) -> None:
 
 
 def refuse_all(visitor: Visitor) -> None:
-    _choose(visitor, "Refuse all")
+    _choose(visitor, "Reject all")
 
 
 def accept_all(visitor: Visitor) -> None:
@@ -261,6 +261,46 @@ def test_one_click_choice_with_the_keyboard(
     flow(visitor)
 
     assert _granted(visitor.page.context) == granted
+
+
+@pytest.mark.parametrize("flow", [accept_all, refuse_all], ids=["accept-all", "refuse-all"])
+def test_choice_keeps_the_page_where_it_was(
+    visitor: Visitor, flow: Callable[[Visitor], None]
+) -> None:
+    """After a choice in the banner the focus goes to the page's content (the skip link's
+    target) without scrolling to it: the masthead stays in view (it jumped 138 px)."""
+    page = visitor.page
+    before = page.evaluate("() => window.scrollY")
+
+    flow(visitor)
+
+    assert page.evaluate("() => window.scrollY") == before
+    assert page.evaluate("() => document.activeElement !== document.body")
+    expect(page.locator("header.masthead, .account-masthead").first).to_be_in_viewport()
+
+
+def test_policy_page_offers_the_choice_once_first_after_the_intro(
+    page: Page, live_server: str
+) -> None:
+    """No banner on /cookies: past the skip link and the breadcrumb, the first stop in the
+    page's content is the first switch of its own form."""
+    page.goto(f"{live_server}/cookies")
+    expect(page.locator(".cookieconsent-policy")).to_be_visible()
+    expect(_banner(page)).to_have_count(0)
+    visitor = Visitor(page)
+
+    skip = visitor.press("Tab")
+    assert skip is not None and skip["place"] == "skip link", visitor.places()
+    visitor.press("Enter")
+    for _ in range(10):
+        focus = visitor.press("Tab")
+        if focus is not None and focus["place"] == "policy":
+            break
+    else:
+        raise AssertionError(f"the policy page's form not reached: {visitor.places()}")
+
+    assert focus["name"] == "Audience measurement", visitor.places()
+    assert [stop["place"] for _, stop in visitor.stops].count("banner") == 0
 
 
 @pytest.mark.parametrize(

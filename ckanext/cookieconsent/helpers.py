@@ -40,6 +40,13 @@ def cookieconsent_banner_needed() -> bool:
     return needs_consent and consent.current(current).source == "none"
 
 
+def cookieconsent_offers_choice() -> bool:
+    """Whether visitors have anything to choose: a category shown to them that is not
+    strictly necessary (exempt ones included: they can be turned off). A stock portal,
+    with the built-in catalogue alone, sets only strictly necessary cookies: no choice."""
+    return bool(catalogue.current().optional_category_ids)
+
+
 def cookieconsent_gpc() -> bool:
     """Whether the request carries Global Privacy Control (and the portal honours it)."""
     return consent.gpc_signal()
@@ -116,8 +123,19 @@ def cookieconsent_text(name: str, default: str) -> str:
 def cookieconsent_script_settings() -> dict[str, Any]:
     """What the browser script needs (rendered with |tojson)."""
     current = catalogue.current()
+    choice = consent.current(current)
     settings = {
         "cookieName": config.cookie_name(),
+        # The value the server accepted as this visitor's choice: the script trusts the
+        # cookie only while it still holds it (see storedChoice() in cookieconsent.js).
+        "stored": {
+            "value": consent.request_cookie(),
+            "granted": sorted(choice.granted),
+            "madeAt": choice.made_at,
+            "consentId": choice.consent_id,
+        }
+        if choice.is_stored
+        else None,
         "policyUrl": tk.url_for("cookieconsent.policy"),
         "revision": current.revision,
         "honorGpc": config.honor_gpc(),

@@ -8,11 +8,12 @@
  *
  *   window.ckanCookieConsent.allowed("statistics")   -> true / false
  *   window.ckanCookieConsent.choice()                -> {revision, source, categories, ...}
- *   window.ckanCookieConsent.openPreferences()
+ *   window.ckanCookieConsent.openPreferences()       (what the footer's "Cookies" link does)
  *   document.addEventListener("cookieconsent:change", function (e) { e.detail.choice })
  *
- * The choice is read from the preferences cookie, not from the page, so it is right on a
- * page served from a cache.
+ * The choice is the one the server validated for this page (it alone can check the
+ * cookie's signature), followed by the cookie while it keeps that value: a cookie changed
+ * behind the page's back (planted by a sibling site, or another tab) counts as no choice.
  */
 (function () {
   "use strict";
@@ -36,19 +37,35 @@
     return null;
   }
 
-  // Format v1: 1:<revision>:<time>:<consent id>:<granted ids joined by />:<signature>.
-  // The server checks the signature; here a value for another revision is no choice.
+  // Only the server can tell a valid choice (it checks the signature, the age, the
+  // revision and the categories): it renders the value it accepted, if any, in the
+  // settings. The cookie counts as a choice while it still holds that value, or the one
+  // a choice made in this page returned; anything else (forged, expired, planted by a
+  // sibling site, changed in another tab) is no choice, and the banner stays.
+  var confirmed = settings.stored;  // {value, granted, madeAt, consentId} or null
+
   function storedChoice() {
-    var value = readCookie(settings.cookieName);
-    var fields = value ? value.split(":") : [];
-    if (fields.length !== 6 || fields[0] !== "1" || fields[1] !== settings.revision) {
+    if (!confirmed || readCookie(settings.cookieName) !== confirmed.value) {
       return null;
     }
     return {
       source: "cookie",
-      madeAt: parseInt(fields[2], 10),
-      consentId: fields[3],
-      granted: fields[4] ? fields[4].split("/") : []
+      madeAt: confirmed.madeAt,
+      consentId: confirmed.consentId,
+      granted: confirmed.granted.slice()
+    };
+  }
+
+  // After a choice made in this page: the server's answer, and the cookie it set.
+  function confirm(serverChoice) {
+    var granted = Object.keys(serverChoice.categories).filter(function (id) {
+      return serverChoice.categories[id] && settings.required.indexOf(id) === -1;
+    });
+    confirmed = {
+      value: readCookie(settings.cookieName),
+      granted: granted,
+      madeAt: serverChoice.made_at,
+      consentId: serverChoice.consent_id
     };
   }
 
@@ -233,6 +250,40 @@
     });
   }
 
+  // The policy page's summary and its refusal button follow a choice made in the page.
+  // Their wording comes from the server, in the page's language (data- attributes).
+  function formatDate(seconds) {
+    var options = {
+      year: "numeric", month: "long", day: "numeric", hour: "2-digit", minute: "2-digit",
+      hourCycle: "h23", timeZone: "UTC", timeZoneName: "short"  // as the server writes it
+    };
+    try {
+      return new Intl.DateTimeFormat(document.documentElement.lang || undefined, options)
+        .format(new Date(seconds * 1000));
+    } catch (error) {
+      return new Date(seconds * 1000).toUTCString();
+    }
+  }
+
+  function describeChoice(serverChoice) {
+    var allowsOptional = Object.keys(serverChoice.categories).some(function (id) {
+      return serverChoice.categories[id] && settings.required.indexOf(id) === -1;
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-cookieconsent-summary]"),
+      function (summary) {
+        var made = summary.getAttribute("data-made") || "";
+        var consentId = summary.getAttribute("data-consent-id") || "";
+        summary.textContent = made.replace("{date}", formatDate(serverChoice.made_at)) + " " +
+          consentId.replace("{consent_id}", serverChoice.consent_id);
+      });
+    // "Withdraw my consent" only while something optional is allowed.
+    Array.prototype.forEach.call(document.querySelectorAll("[data-label-withdraw]"),
+      function (button) {
+        button.textContent = button.getAttribute(
+          allowsOptional ? "data-label-withdraw" : "data-label-reject");
+      });
+  }
+
   function apply(isChange, focusedEmbed) {
     deleteRefusedCookies();
     activateScripts();
@@ -255,11 +306,33 @@
     }
     var content = document.getElementById("content");
     if (content) {
-      // Back to where the visitor was going: the page itself.
+      // Back to where the visitor was going, the page itself (the skip link's target),
+      // without moving it: the masthead stays in view.
       if (!content.hasAttribute("tabindex")) {
         content.setAttribute("tabindex", "-1");
       }
-      content.focus();
+      content.focus({ preventScroll: true });
+    }
+  }
+
+  // The bottom banner lies over the page, which keeps room for it at its end (CSS): as
+  // much as the banner really takes, measured here and whenever it changes size.
+  function reserveRoomForBanner() {
+    if (!banner || !banner.classList.contains("cookieconsent-banner--bottom")) {
+      return;
+    }
+    var root = document.documentElement;
+    var measure = function () {
+      var height = banner.hidden ? 0 : banner.getBoundingClientRect().height;
+      if (height) {
+        root.style.setProperty("--cookieconsent-banner-height", Math.ceil(height) + "px");
+      } else {
+        root.style.removeProperty("--cookieconsent-banner-height");
+      }
+    };
+    measure();
+    if (window.ResizeObserver) {
+      new ResizeObserver(measure).observe(banner);
     }
   }
 
@@ -321,23 +394,33 @@
           throw new Error("HTTP " + response.status);
         }
         return response.json();
-      }).then(function () {
+      }).then(function (answer) {
+        confirm(answer.choice);
         var embed = form.closest("[data-cookieconsent-embed]");
         var inBanner = banner && banner.contains(form);
+        var inDialog = dialog && dialog.contains(form);
         apply(true, embed);
+        describeChoice(answer.choice);
         if (inBanner) {
           closeBanner();
         } else if (embed) {
           if (banner) {
             banner.hidden = true;
           }
+        } else if (inDialog) {
+          if (banner) {
+            banner.hidden = true;
+          }
+          dialog.close();  // the focus goes back to the link that opened it
         } else {
           if (banner) {
             banner.hidden = true;
           }
           var status = showStatus(form, true);
           if (status) {
-            status.focus();
+            // The message is next to the button pressed: no jump, unless it is out of view.
+            status.focus({ preventScroll: true });
+            status.scrollIntoView({ block: "nearest" });
           }
         }
       }).catch(function () {
@@ -354,46 +437,139 @@
     });
   }
 
-  function openPreferences() {
+  // --- The preferences, opened from anywhere (the footer's "Cookies" link) -------------
+
+  function offersChoice() {
+    return settings.categories.some(function (id) {
+      return settings.required.indexOf(id) === -1;
+    });
+  }
+
+  function focusFirstSwitch(container) {
+    var first = container.querySelector("input:not([disabled]):not([type='hidden'])");
+    (first || container).focus();
+  }
+
+  // Where the page has no choice of its own in view, the policy page's choice (the same
+  // form, in the page's language) opens in a modal dialog; closing it (Esc, "Close", or a
+  // choice) gives the focus back to what opened it.
+  var dialog = null;
+  var dialogOpener = null;
+
+  function showDialog() {
+    syncSwitches();
+    dialog.showModal();
+    focusFirstSwitch(dialog);
+  }
+
+  function buildDialog(html) {
+    var fetched = new DOMParser().parseFromString(html, "text/html");
+    var choice = fetched.getElementById("cookieconsent-choice");
+    var form = choice && choice.querySelector("[data-cookieconsent-form]");
+    if (!form || !window.HTMLDialogElement) {
+      throw new Error("no choice to show");
+    }
+    var cameFrom = form.querySelector("input[name='came_from']");
+    if (cameFrom) {
+      cameFrom.value = location.pathname + location.search;
+    }
+    dialog = document.createElement("dialog");
+    dialog.className = "cookieconsent-dialog";
+    dialog.setAttribute("aria-labelledby", "cookieconsent-choice-title");
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "cookieconsent-button cookieconsent-dialog__close";
+    close.textContent = choice.getAttribute("data-close-label") || "×";
+    close.addEventListener("click", function () { dialog.close(); });
+    dialog.appendChild(close);
+    dialog.appendChild(document.importNode(choice, true));
+    dialog.addEventListener("close", function () {
+      if (dialogOpener && document.contains(dialogOpener)) {
+        dialogOpener.focus({ preventScroll: true });
+      }
+    });
+    document.body.appendChild(dialog);
+    enhanceForm(dialog.querySelector("[data-cookieconsent-form]"));
+  }
+
+  function openDialog() {
+    if (dialog) {
+      showDialog();
+      return;
+    }
+    fetch(settings.policyUrl, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.text();
+      }).then(function (html) {
+        buildDialog(html);
+        showDialog();
+      }).catch(function () {
+        location.href = settings.policyUrl + "#cookieconsent-choice";
+      });
+  }
+
+  function inView(element) {
+    var box = element.getBoundingClientRect();
+    return box.bottom > 0 && box.top < window.innerHeight;
+  }
+
+  function openPreferences(opener) {
+    dialogOpener = opener || document.activeElement;
     var toggle = banner && banner.querySelector("[data-cookieconsent-customise]");
-    if (banner && toggle) {
-      banner.hidden = false;
+    // The banner, where the visitor sees it: fixed at the bottom, or at the top in view.
+    if (toggle && !banner.hidden &&
+        (banner.classList.contains("cookieconsent-banner--bottom") || inView(banner))) {
       setPreferencesOpen(toggle, true);
       return;
     }
     var policyForm = document.getElementById("cookieconsent-choice");
-    if (policyForm) {
+    if (policyForm && !(dialog && dialog.contains(policyForm))) {
       policyForm.scrollIntoView();
-      var first = policyForm.querySelector("input:not([disabled])");
-      if (first) {
-        first.focus();
-      }
+      focusFirstSwitch(policyForm);
       return;
     }
-    location.href = settings.policyUrl + "#cookieconsent-choice";
+    if (!offersChoice()) {
+      location.href = settings.policyUrl;
+      return;
+    }
+    openDialog();
   }
 
   window.ckanCookieConsent = {
     allowed: allowed,
     choice: choice,
-    openPreferences: openPreferences
+    openPreferences: function () { openPreferences(null); }
   };
 
-  // A page from a cache may carry the banner although a choice was made since.
-  if (banner && storedChoice()) {
-    banner.hidden = true;
-  }
   Array.prototype.forEach.call(document.querySelectorAll("[data-cookieconsent-customise]"), enhanceCustomise);
   Array.prototype.forEach.call(document.querySelectorAll("[data-cookieconsent-form]"), enhanceForm);
-  // "Allow this once" loads one embed; "Always allow" is a consent form of its own.
+  // "Allow this once" loads one embed, of a category visitors are asked about (one the
+  // catalogue lists cookies for); "Always allow" is a consent form of its own.
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-cookieconsent-allow-once]");
-    if (button) {
-      activateEmbed(button.closest("[data-cookieconsent-embed]"), true);
+    var placeholder = button && button.closest("[data-cookieconsent-embed]");
+    if (placeholder &&
+        settings.categories.indexOf(placeholder.getAttribute("data-cookieconsent-embed")) !== -1) {
+      activateEmbed(placeholder, true);
     }
+  });
+  // Links marked data-cookieconsent-open (the footer's "Cookies") open the preferences in
+  // place; without this script, or with nothing to choose, they lead to the policy page.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("[data-cookieconsent-open]");
+    if (!link || !offersChoice() || event.defaultPrevented || event.button !== 0 ||
+        event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) {
+      return;
+    }
+    event.preventDefault();
+    openPreferences(link);
   });
   Array.prototype.forEach.call(document.querySelectorAll("[data-cookieconsent-allow-once]"),
     function (button) { button.hidden = false; });
+  reserveRoomForBanner();
   apply(false, null);
   document.dispatchEvent(new CustomEvent("cookieconsent:ready", { detail: { choice: choice() } }));
 })();

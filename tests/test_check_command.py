@@ -1,0 +1,181 @@
+"""Checking the catalogue from the command line: one clean line for a broken one, and
+`cookieconsent-check` needs no database.
+
+Each command runs in its own process, as an admin runs it: `ckan -c INI cookieconsent
+check` (CKAN builds its app, which loads the plugin and connects to the database, before
+any command runs) and the standalone check (`cookieconsent-check`, here through the
+function its console script calls: tests/test_packaging.py checks the script's entry
+point, tests/test_readme_walk.py runs the installed script).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+CKAN = str(Path(sys.executable).parent / "ckan")
+STANDALONE = [
+    sys.executable,
+    "-c",
+    "from ckanext.cookieconsent.cli import standalone_check; standalone_check()",
+]
+# Nothing listens on port 1 of the loopback: "Connection refused" at once.
+NO_DATABASE = "postgresql://ckan@127.0.0.1:1/none"
+BROKEN = """cookies:
+  - name: _pk_id.*
+    category: statistics
+"""
+
+
+def _ini(tmp_path: Path, *, database: str, catalogue: Path | None = None) -> Path:
+    ini = tmp_path / "ckan.ini"
+    ini.write_text(
+        f"""[app:main]
+use = egg:ckan
+ckan.site_url = http://127.0.0.1:5000
+ckan.site_id = cookieconsent_check
+sqlalchemy.url = {database}
+SECRET_KEY = cookieconsent-check-secret-key-of-32-bytes-or-more
+ckan.plugins = cookieconsent
+solr_url = http://127.0.0.1:8983/solr/unused
+ckanext.cookieconsent.catalogue = {catalogue or ""}
+
+# The commands' own output only: CKAN's start-up logs (no Solr, no Redis) go nowhere.
+[loggers]
+keys = root
+[handlers]
+keys = null
+[formatters]
+keys =
+[logger_root]
+level = CRITICAL
+handlers = null
+[handler_null]
+class = NullHandler
+args = ()
+"""
+    )
+    return ini
+
+
+def _run(command: list[str], *, database: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("CKAN_SQLALCHEMY_URL", "CKAN_INI")}
+    if database is not None:  # CKAN lets this variable override the ini's sqlalchemy.url
+        env["CKAN_SQLALCHEMY_URL"] = database
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def _broken(tmp_path: Path) -> Path:
+    catalogue = tmp_path / "broken.yaml"
+    catalogue.write_text(BROKEN)
+    return catalogue
+
+
+def _session_database() -> str:
+    return os.environ["CKAN_SQLALCHEMY_URL"]  # tests/conftest.py: the session's PostgreSQL
+
+
+def test_ckan_check_reports_a_broken_catalogue_in_one_line(tmp_path: Path) -> None:
+    catalogue = _broken(tmp_path)
+    ini = _ini(tmp_path, database=_session_database(), catalogue=catalogue)
+    result = _run([CKAN, "-c", str(ini), "cookieconsent", "check"])
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    # The catalogue's message, then CKAN's own "Aborted!" after a configuration error.
+    message, aborted = _lines(result.stderr)
+    assert message.startswith(f"{catalogue}: cookie '_pk_id.*': missing field"), message
+    assert aborted == "Aborted!"
+    assert result.stdout == ""
+
+
+def test_ckan_check_lists_the_catalogue_in_force(tmp_path: Path) -> None:
+    ini = _ini(tmp_path, database=_session_database())
+    result = _run([CKAN, "-c", str(ini), "cookieconsent", "check"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Catalogue OK. Policy revision: ")
+    assert "  necessary [required]: ckan, " in result.stdout
+
+
+def test_ckan_check_file_option_reports_a_broken_file_in_one_line(tmp_path: Path) -> None:
+    catalogue = _broken(tmp_path)
+    ini = _ini(tmp_path, database=_session_database())
+    result = _run([CKAN, "-c", str(ini), "cookieconsent", "check", "--file", str(catalogue)])
+    assert result.returncode == 1
+    assert _lines(result.stderr) == [
+        f"Error: {catalogue}: cookie '_pk_id.*': missing field `provider`."
+    ]
+
+
+def test_standalone_check_needs_no_database(tmp_path: Path) -> None:
+    ini = _ini(tmp_path, database=NO_DATABASE)
+    # The premise: CKAN's own command line cannot start without that database.
+    ckan = _run([CKAN, "-c", str(ini), "cookieconsent", "check"])
+    assert ckan.returncode != 0
+    assert "Connection refused" in ckan.stderr
+    result = _run([*STANDALONE, "-c", str(ini)])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Catalogue OK. Policy revision: ")
+    assert "  necessary [required]: ckan, " in result.stdout
+
+
+def test_standalone_check_agrees_with_ckan_check(tmp_path: Path) -> None:
+    example = "ckanext.cookieconsent:examples/matomo-youtube.yaml"
+    ini = _ini(tmp_path, database=_session_database(), catalogue=Path(example))
+    standalone = _run([*STANDALONE, "-c", str(ini)])
+    ckan = _run([CKAN, "-c", str(ini), "cookieconsent", "check"])
+    assert standalone.returncode == ckan.returncode == 0, standalone.stderr + ckan.stderr
+    assert "_pk_id.*" in standalone.stdout
+    assert standalone.stdout == ckan.stdout
+
+
+def test_standalone_check_reports_a_broken_catalogue_in_one_line(tmp_path: Path) -> None:
+    catalogue = _broken(tmp_path)
+    ini = _ini(tmp_path, database=NO_DATABASE, catalogue=catalogue)
+    result = _run([*STANDALONE, "-c", str(ini)])
+    assert result.returncode == 1
+    assert _lines(result.stderr) == [
+        f"Error: {catalogue}: cookie '_pk_id.*': missing field `provider`."
+    ]
+    assert result.stdout == ""
+
+
+def test_standalone_check_of_a_file_alone_uses_ckan_defaults(tmp_path: Path) -> None:
+    catalogue = tmp_path / "portal.yaml"
+    catalogue.write_text(
+        BROKEN
+        + "    provider: Matomo\n    service: Audience measurement\n    purpose: Count visits.\n"
+        + "    duration: 13 months\n    party: first\n    location: front\n"
+    )
+    result = _run([*STANDALONE, "--file", str(catalogue)])
+    assert result.returncode == 0, result.stderr
+    # CKAN's default session cookie name, and the catalogue's cookie in its category.
+    assert "  necessary [required]: ckan, " in result.stdout
+    assert "_pk_id.*" in result.stdout
+
+
+def test_standalone_check_reports_an_invalid_option_in_one_line(tmp_path: Path) -> None:
+    ini = _ini(tmp_path, database=NO_DATABASE)
+    ini.write_text(
+        ini.read_text().replace(
+            "[app:main]\n", "[app:main]\nckanext.cookieconsent.cookie_max_age = -5\n"
+        )
+    )
+    result = _run([*STANDALONE, "-c", str(ini)])
+    assert result.returncode == 1
+    (line,) = _lines(result.stderr)
+    assert line.startswith("Error: Invalid configuration values provided: ")
+    assert "ckanext.cookieconsent.cookie_max_age" in line
+
+
+def test_standalone_check_without_an_ini_says_what_to_give() -> None:
+    result = _run(STANDALONE)
+    assert result.returncode == 2
+    assert _lines(result.stderr)[-1] == (
+        "Error: give the CKAN ini file (-c CONFIG or $CKAN_INI), or --file PATH."
+    )
