@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 
 from ckan_server import Workspace
-from measure import Client, Endpoint, Settings, compare
+from measure import Endpoint, Settings, compare, send_once
 from report import Result, Target, timing_result
 
 KEY = "api"
@@ -43,10 +43,6 @@ def run(workspace: Workspace, settings: Settings, progress: Callable[[str], None
 
 def _check(endpoint: Endpoint) -> None:
     """Time real answers, not errors: the action succeeds and returns something."""
-    client = Client(endpoint.url)
-    try:
-        answer = json.loads(client.send(endpoint))
-    finally:
-        client.close()
+    answer = json.loads(send_once(endpoint))
     if answer.get("success") is not True or not answer.get("result"):
         raise RuntimeError(f"{endpoint.label}: unexpected answer {answer!r:.300}")

@@ -5,11 +5,9 @@ Two CKAN servers on one database, both `ckan.plugins = cookieconsent` with the e
 catalogue (`matomo-youtube.yaml`), one with `ckanext.cookieconsent.records = true`, one
 with `false`; the extension's tables come from its migrations, run first.
 
-A visitor's choice is what a browser without JavaScript sends from the banner: a GET of a
-page (`/about`) gives the session cookie `ckan` and the banner form's `_csrf_token`, then
-`POST /cookies/consent` sends them back with `action=accept_all`, the page's Origin and
-`Sec-Fetch-Site: same-origin`, CSRF protection on (CKAN's default). No preferences cookie
-is sent, so every POST is a new visitor: a new consent id, a new record.
+A visitor's choice is the banner's "Accept all" as a browser without JavaScript sends it
+(visitor.py), with no preferences cookie, so every POST is a new visitor: a new consent
+id, a new record.
 
 Timing: records on against records off, side by side (`measure.compare`), with a control
 in the same rounds: records on, on a server whose database connections commit
@@ -26,33 +24,23 @@ too), and on the timed records-on server (one application thread).
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.message import Message
-from http.cookies import SimpleCookie
-from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from ckan_server import Server, Workspace
 from measure import Client, Endpoint, Settings, compare
 from report import Check, Result, Table, timing_result
 from sqlalchemy.pool import NullPool
+from visitor import CONSENT_PATH, CSRF_FIELD, SESSION_COOKIE, consent_id, cookies, title, visit
 
 KEY = "records"
 PLUGINS = ("cookieconsent",)
 CATALOGUE = "ckanext.cookieconsent:examples/matomo-youtube.yaml"
 PAGE = "/about"
-CONSENT_PATH = "/cookies/consent"
-FORM = {"action": "accept_all", "came_from": PAGE, "origin": "banner"}
-SESSION_COOKIE = "ckan"  # SESSION_COOKIE_NAME's default
-PREFERENCES_COOKIE = "cookies_preferences"  # ckanext.cookieconsent.cookie_name's default
-CSRF_FIELD = "_csrf_token"  # WTF_CSRF_FIELD_NAME's default
-# What a browser sends with a form POST of a page of the same site.
-ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 # Not judged (no target was set); said in the section: one INSERT transaction (two
 # statements, one commit) against a request that already does sessions, CSRF, a
 # signed cookie and a redirect.
@@ -64,11 +52,6 @@ LOAD_SERVER_THREADS = 8  # waitress application threads of the concurrent load r
 LOAD_SECONDS = 60.0  # hard cap per load run; not finishing in time is a failure
 # libpq's `options` for the control server's connections (no `%`: the ini interpolates).
 ASYNC_COMMIT = "-csynchronous_commit=off"
-
-_CSRF_INPUT = re.compile(
-    rf'<input\b[^>]*\bname="{CSRF_FIELD}"[^>]*\bvalue="([^"]+)"'
-    rf'|<input\b[^>]*\bvalue="([^"]+)"[^>]*\bname="{CSRF_FIELD}"'
-)
 
 
 def run(workspace: Workspace, settings: Settings, progress: Callable[[str], None]) -> Result:
@@ -84,9 +67,6 @@ def run(workspace: Workspace, settings: Settings, progress: Callable[[str], None
         **on_options,
         "sqlalchemy.url": f"{workspace.database_url}{separator}options={ASYNC_COMMIT}",
     }
-    ini = workspace.configure(plugins=PLUGINS, options=on_options)
-    progress("migrations: ckan db upgrade -p cookieconsent")
-    workspace.ckan(ini, "db", "upgrade", "-p", "cookieconsent")
     on = workspace.server(plugins=PLUGINS, options=on_options)
     off = workspace.server(plugins=PLUGINS, options=off_options)
     on_async = workspace.server(plugins=PLUGINS, options=async_options)
@@ -197,75 +177,10 @@ def run(workspace: Workspace, settings: Settings, progress: Callable[[str], None
     return result
 
 
-# --- A visitor ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Visitor:
-    """A browser session on a server: its session cookie and the banner form's token."""
-
-    server: Server
-    session: str
-    token: str
-
-    def consent_request(self) -> tuple[bytes, dict[str, str]]:
-        """The body and headers of the banner's "Accept all", as a browser sends them."""
-        body = urlencode({CSRF_FIELD: self.token, **FORM}).encode()
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Cookie": f"{SESSION_COOKIE}={self.session}",
-            "Origin": self.server.url,
-            "Referer": self.server.url + PAGE,
-            "Sec-Fetch-Site": "same-origin",
-            "Sec-Fetch-Mode": "navigate",
-            "Accept": ACCEPT,
-        }
-        return body, headers
-
-
-def _visit(client: Client, server: Server) -> Visitor:
-    """GET the page, as a first-time visitor: a session cookie and the banner's token."""
-    status, headers, body = client.fetch("GET", PAGE, headers={"Accept": ACCEPT})
-    if status != 200:
-        raise RuntimeError(f"GET {server.url}{PAGE} answered {status} {_title(body)}")
-    session = _cookies(headers).get(SESSION_COOKIE)
-    match = _CSRF_INPUT.search(body.decode("utf-8", "replace"))
-    if not session or not match:
-        raise RuntimeError(
-            f"GET {server.url}{PAGE} gave no `{SESSION_COOKIE}` cookie or no `{CSRF_FIELD}` "
-            f"input (cookies: {sorted(_cookies(headers))}); is the banner shown?"
-        )
-    return Visitor(server, session, match.group(1) or match.group(2))
-
-
-def _title(page: bytes) -> str:
-    """An error page's title, to say why in a line (CKAN's error pages carry it)."""
-    match = re.search(rb"<title>\s*(.*?)\s*</title>", page, re.DOTALL)
-    return repr(" ".join(match.group(1).decode("utf-8", "replace").split())) if match else ""
-
-
-def _cookies(headers: Message) -> dict[str, str]:
-    jar: SimpleCookie = SimpleCookie()
-    for header in headers.get_all("Set-Cookie") or []:
-        jar.load(header)
-    return {name: morsel.value for name, morsel in jar.items()}
-
-
-def _consent_id(headers: Message) -> str | None:
-    """The consent id in the preferences cookie a choice set (its 4th `:` field)."""
-    value = _cookies(headers).get(PREFERENCES_COOKIE, "")
-    parts = value.split(":")
-    return parts[3] if len(parts) == 6 else None
-
-
 def _consent_endpoint(label: str, server: Server) -> Endpoint:
     """The timed POST, with the session and token of one visit to that server."""
-    client = Client(server.url + PAGE)
-    try:
-        visitor = _visit(client, server)
-    finally:
-        client.close()
-    body, headers = visitor.consent_request()
+    with Client(server.url + PAGE) as client:
+        body, headers = visit(client, server.url, PAGE).accept_all()
     return Endpoint(
         label, server.url + CONSENT_PATH, method="POST", body=body, headers=headers,
         expect_status=303,
@@ -276,17 +191,14 @@ def _one_post_check(engine: sa.Engine, endpoint: Endpoint, expected_records: int
     """Before timing: the POST is answered 303 with a preferences cookie, and writes
     `expected_records` record(s)."""
     before = _records(engine)[0]
-    client = Client(endpoint.url)
-    try:
+    with Client(endpoint.url) as client:
         status, headers, body = client.fetch(
             endpoint.method, body=endpoint.body, headers=endpoint.headers
         )
-    finally:
-        client.close()
-    if status != endpoint.expect_status or _consent_id(headers) is None:
+    if status != endpoint.expect_status or consent_id(headers) is None:
         raise RuntimeError(
             f"{endpoint.label}: POST {endpoint.url} answered {status} "
-            f"(cookies {sorted(_cookies(headers))}): {body[:300]!r}"
+            f"(cookies {sorted(cookies(headers))}): {body[:300]!r}"
         )
     written = _records(engine)[0] - before
     return Check(
@@ -352,11 +264,8 @@ def _load_run(engine: sa.Engine, server: Server, name: str) -> Load:
     # and concurrent first renders on a fresh storage directory race in webassets' cache
     # (FileExistsError, KeyError 'cache': 500s), with or without this extension. A
     # portal in service is past that; the load run is about the records.
-    warm = Client(server.url + PAGE)
-    try:
-        _visit(warm, server)
-    finally:
-        warm.close()
+    with Client(server.url + PAGE) as warm:
+        visit(warm, server.url, PAGE)
     last_id = _records(engine)[1]
     lock = threading.Lock()
     remaining = [LOAD_CONSENTS]
@@ -374,17 +283,16 @@ def _load_run(engine: sa.Engine, server: Server, name: str) -> Load:
     def client_thread() -> None:
         client = Client(server.url + CONSENT_PATH)
         try:
-            visitor = _visit(client, server)
-            body, headers = visitor.consent_request()
+            body, headers = visit(client, server.url, PAGE).accept_all()
             start_line.wait(LOAD_SECONDS)
             while take():
                 status, answer_headers, answer = client.fetch("POST", body=body, headers=headers)
-                consent_id = _consent_id(answer_headers)
+                given_id = consent_id(answer_headers)
                 with lock:
-                    if status != 303 or consent_id is None:
-                        load.errors.append(f"POST answered {status} {_title(answer)}".rstrip())
+                    if status != 303 or given_id is None:
+                        load.errors.append(f"POST answered {status} {title(answer)}".rstrip())
                     else:
-                        given.append(consent_id)
+                        given.append(given_id)
                         load.posted += 1
         except Exception as error:  # a refused connection, a timeout, a broken barrier
             with lock:

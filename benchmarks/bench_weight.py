@@ -66,8 +66,7 @@ class Package:
 def run(workspace: Workspace, settings: Settings, progress: Callable[[str], None]) -> Result:
     server = enabled_server(workspace)
     progress("server up: extension enabled (production webassets)")
-    client = Client(server.url + "/about")
-    try:
+    with Client(server.url + "/about") as client:
         status, _, page = client.fetch("GET")
         html = page.decode()
         script, style = _SCRIPT.search(html), _STYLE.search(html)
@@ -80,8 +79,6 @@ def run(workspace: Workspace, settings: Settings, progress: Callable[[str], None
             if status != 200:
                 raise RuntimeError(f"GET {url} answered {status}")
             served[kind] = (url.removeprefix(server.url), body)
-    finally:
-        client.close()
 
     js_source = (ASSETS / "js" / "cookieconsent.js").read_bytes()
     css_source = (ASSETS / "css" / "cookieconsent.css").read_bytes()

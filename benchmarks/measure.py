@@ -1,9 +1,12 @@
 """Side-by-side timing of HTTP endpoints on loopback: the same run measures the candidate and
-its baseline, in alternating order, so that a noisy, shared machine slows both alike.
+its baseline, interleaved request by request, so that a noisy, shared machine slows both alike.
 
-One keep-alive connection per endpoint, requests sent back to back (one at a time): the
-throughput is what one client gets, and a change in CKAN's work per request shows in it
-directly. Every loop is bounded both in requests and in seconds.
+One keep-alive connection per endpoint, requests sent one at a time. A round sends one
+request to each endpoint in turn (the order rotating from one turn to the next), rather
+than a batch to each: on a shared machine whose load swings within seconds, batches of
+seconds per endpoint put whole batches in a quiet or a busy spell (per-round page ratios
+of 0.6 to 2.3 were seen); turns expose every endpoint to the same spells. Every loop is
+bounded both in requests and in seconds.
 """
 
 from __future__ import annotations
@@ -42,11 +45,15 @@ class Settings:
 
 @dataclass
 class Timings:
-    """One endpoint's figures, round by round: a throughput and every request's latency."""
+    """One endpoint's figures: every request's latency, round by round."""
 
     endpoint: Endpoint
-    throughputs: list[float] = field(default_factory=list)  # requests per second, per round
     round_latencies: list[list[float]] = field(default_factory=list)  # seconds, per round
+
+    @property
+    def throughputs(self) -> list[float]:
+        """Per round: requests per second of time spent waiting on this endpoint."""
+        return [len(one_round) / sum(one_round) for one_round in self.round_latencies]
 
     @property
     def latencies(self) -> list[float]:
@@ -54,7 +61,7 @@ class Timings:
 
     @property
     def requests(self) -> int:
-        return sum(len(one_round) for one_round in self.round_latencies)
+        return len(self.latencies)
 
     @property
     def median_throughput(self) -> float:
@@ -76,7 +83,7 @@ class Comparison:
     seconds: float  # wall time of the measurement, warm-up included
 
     def ratios(self, candidate: str, baseline: str, of: Measure = "throughput") -> list[float]:
-        """Per-round ratios candidate / baseline, each pairing two batches run seconds apart.
+        """Per-round ratios candidate / baseline, each pairing two endpoints' share of a round.
 
         `of="latency"` compares the rounds' median latencies instead of throughputs.
         """
@@ -134,20 +141,17 @@ class Client:
     def close(self) -> None:
         self._connection.close()
 
+    def __enter__(self) -> Client:
+        return self
 
-def batch(client: Client, endpoint: Endpoint, requests: int, seconds: float) -> list[float]:
-    """Send up to `requests` requests for up to `seconds`; each one's latency in seconds."""
-    latencies: list[float] = []
-    clock = time.perf_counter
-    deadline = clock() + seconds
-    while len(latencies) < requests:
-        start = clock()
-        client.send(endpoint)
-        end = clock()
-        latencies.append(end - start)
-        if end >= deadline:
-            break
-    return latencies
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def send_once(endpoint: Endpoint) -> bytes:
+    """One request on a connection of its own (e.g. to check an answer before timing)."""
+    with Client(endpoint.url) as client:
+        return client.send(endpoint)
 
 
 def compare(
@@ -155,36 +159,34 @@ def compare(
     settings: Settings = Settings(),
     progress: Callable[[str], None] = lambda _: None,
 ) -> Comparison:
-    """Warm every endpoint up, then time them round by round.
-
-    Round r starts with endpoint r (mod n) and goes on in order, so that each endpoint comes
-    first, second, ... equally often over the rounds: a drift in the machine's speed during
-    a round does not favour one side.
-    """
+    """A warm-up, then `settings.rounds` rounds of turns; a round ends after
+    `settings.requests` turns or `settings.seconds` per endpoint, whichever comes first."""
     labels = [e.label for e in endpoints]
     if len(set(labels)) != len(labels):
         raise ValueError(f"endpoint labels must differ: {labels}")
     started = time.perf_counter()
     clients = {e.label: Client(e.url) for e in endpoints}
     timings = {e.label: Timings(e) for e in endpoints}
+    n = len(endpoints)
+    clock = time.perf_counter
+
+    def turns(count: int, seconds: float) -> dict[str, list[float]]:
+        latencies: dict[str, list[float]] = {label: [] for label in labels}
+        deadline = clock() + seconds * n
+        for turn in range(count):
+            for endpoint in (*endpoints[turn % n :], *endpoints[: turn % n]):
+                start = clock()
+                clients[endpoint.label].send(endpoint)
+                latencies[endpoint.label].append(clock() - start)
+            if clock() >= deadline:
+                break
+        return latencies
+
     try:
-        for endpoint in endpoints:
-            batch(
-                clients[endpoint.label],
-                endpoint,
-                settings.warmup_requests,
-                settings.warmup_seconds,
-            )
+        turns(settings.warmup_requests, settings.warmup_seconds)
         for r in range(settings.rounds):
-            order = [*endpoints[r % len(endpoints) :], *endpoints[: r % len(endpoints)]]
-            for endpoint in order:
-                batch_start = time.perf_counter()
-                latencies = batch(
-                    clients[endpoint.label], endpoint, settings.requests, settings.seconds
-                )
-                elapsed = time.perf_counter() - batch_start
-                timings[endpoint.label].throughputs.append(len(latencies) / elapsed)
-                timings[endpoint.label].round_latencies.append(latencies)
+            for label, latencies in turns(settings.requests, settings.seconds).items():
+                timings[label].round_latencies.append(latencies)
             progress(
                 f"round {r + 1}/{settings.rounds}: "
                 + ", ".join(

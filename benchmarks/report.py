@@ -162,12 +162,8 @@ def console(results: list[Result]) -> str:
     """The results as plain text tables, for the terminal."""
     out: list[str] = []
     for result in results:
-        table = [result.columns, *result.rows]
-        widths = [max(len(_plain(row[i])) for row in table) for i in range(len(result.columns))]
         out.append(f"\n{result.title}")
-        for row in table:
-            cells = (_plain(c).ljust(w) for c, w in zip(row, widths, strict=True))
-            out.append(("  " + "  ".join(cells)).rstrip())
+        out.extend(_text_table(result.columns, result.rows, "  "))
         if result.target is None:
             out.append(f"  ratio {result.ratio_name}: {result.ratio:.3f} (no target)")
         else:
@@ -177,12 +173,8 @@ def console(results: list[Result]) -> str:
             )
         out.extend(f"  {note}" for note in result.notes)
         for extra in result.tables:
-            table = [extra.columns, *extra.rows]
-            widths = [max(len(_plain(row[i])) for row in table) for i in range(len(extra.columns))]
             out.append(f"  {extra.title}")
-            for row in table:
-                cells = (_plain(c).ljust(w) for c, w in zip(row, widths, strict=True))
-                out.append(("    " + "  ".join(cells)).rstrip())
+            out.extend(_text_table(extra.columns, extra.rows, "    "))
             if extra.note:
                 out.append(f"    {extra.note}")
         out.extend(
@@ -198,6 +190,15 @@ def _plain(cell: str) -> str:
     return cell.replace("`", "")
 
 
+def _text_table(columns: list[str], rows: list[list[str]], indent: str) -> list[str]:
+    table = [[_plain(cell) for cell in row] for row in (columns, *rows)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
+    return [
+        (indent + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))).rstrip()
+        for row in table
+    ]
+
+
 HEADER = """# Benchmarks
 
 Written by `python benchmarks/run.py` (`make benchmark`); do not edit by hand between the
@@ -208,10 +209,10 @@ baseline measured side by side in the same run, on the same machine: a shared, n
 How a timing benchmark measures: a fresh embedded PostgreSQL and CKAN server(s) on
 loopback, served by waitress (one process, one application thread) unless the section
 says otherwise; one keep-alive HTTP/1.1 connection per endpoint, requests sent one at a
-time; a warm-up, then rounds in which each endpoint gets a batch of requests (bounded in
-count and in seconds), the order rotating from round to round. Latency: median over every
-timed request. Throughput: median of the per-round throughputs. Ratio: median of the
-per-round ratios, each pairing batches run seconds apart.
+time; a warm-up, then rounds of turns, a turn sending one request to each endpoint, the
+order rotating from turn to turn (a round bounded in turns and in seconds). Latency:
+median over every timed request. Throughput: requests per second of time spent waiting
+on the endpoint, median of the per-round figures. Ratio: median of the per-round ratios.
 """
 
 

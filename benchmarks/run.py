@@ -12,6 +12,7 @@ add it to BENCHMARKS below.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import shlex
 import signal
 import sys
@@ -26,7 +27,7 @@ import bench_pages
 import bench_paint
 import bench_records
 import bench_weight
-from ckan_server import SERVER_KINDS, Workspace
+from ckan_server import Workspace
 from measure import Settings
 from report import Result, console, machine, write_markdown
 
@@ -63,7 +64,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--seconds", type=float, default=defaults.seconds, help="cap per endpoint and round"
     )
-    parser.add_argument("--server", choices=SERVER_KINDS, default="waitress")
     parser.add_argument("--no-write", action="store_true", help="leave BENCHMARKS.md alone")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in BENCHMARKS]
@@ -71,11 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
     if args.rounds < 1 or args.requests < 1 or args.seconds <= 0:
         parser.error("--rounds, --requests and --seconds must be positive")
-    if args.server == "waitress":
-        try:
-            import waitress  # noqa: F401
-        except ImportError:
-            parser.error("waitress is missing: `pip install -e '.[dev]'`, or use --server ckan-run")
+    if importlib.util.find_spec("waitress") is None:
+        parser.error("waitress is missing: `pip install -e '.[dev]'` (make venv)")
 
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGHUP, _interrupt)
@@ -84,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings(rounds=args.rounds, requests=args.requests, seconds=args.seconds)
     command = shlex.join(["python", "benchmarks/run.py", *(argv or sys.argv[1:])])
-    setup = f"{machine()}; CKAN served by {args.server}"
+    setup = f"{machine()}; CKAN served by waitress"
     when = datetime.now(timezone.utc)
     started = time.monotonic()
     results: list[Result] = []
@@ -93,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  [{time.monotonic() - started:5.1f} s] {message}", flush=True)
 
     try:
-        with Workspace(kind=args.server) as workspace:
+        with Workspace() as workspace:
             progress("PostgreSQL up")
             for name in args.names or BENCHMARKS:
                 progress(f"benchmark {name}")

@@ -1,7 +1,8 @@
 """Serve a demo CKAN portal with ckanext-cookieconsent: `make demo`.
 
 Starts an embedded PostgreSQL whose data lives in .demo/ (kept between runs), writes
-.demo/demo.ini, initialises the database, creates a sysadmin and serves CKAN on
+.demo/demo.ini at each start (with `ckan generate config` and `ckan config-tool`:
+dev/ckan_site.py), initialises the database, creates a sysadmin and serves CKAN on
 127.0.0.1 with the demo catalogue (dev/demo_catalogue.yaml) and theme (dev/demo_theme/: a
 gated statistics script and a gated embed). Ctrl-C stops CKAN and PostgreSQL.
 """
@@ -15,16 +16,13 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
+from ckan_site import BIN, ckan, logging_at, start, stop, write_ini
 from embedded_pg import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / ".demo"
-CKAN = Path(sys.executable).parent / "ckan"
 ADMIN = "admin"
 
 # The demo's catalogue and theme: a statistics script and an embedded frame, both gated.
@@ -63,125 +61,49 @@ def _secret(name: str) -> str:
     return path.read_text().strip()
 
 
-def write_ini(port: int, database_url: str) -> Path:
+def configure(port: int, database_url: str) -> Path:
     solr_url = os.environ.get("CKAN_SOLR_URL", "http://127.0.0.1:8983/solr/ckan")
     # COOKIECONSENT_CATALOGUE picks another catalogue; set but empty: the built-in one only.
     catalogue = os.environ.get("COOKIECONSENT_CATALOGUE", str(CATALOGUE))
-    ini = DEMO / "demo.ini"
-    ini.write_text(
-        f"""# Written by dev/demo.py at each start: edit dev/demo.py, not this file.
-[app:main]
-use = egg:ckan
-ckan.site_url = http://127.0.0.1:{port}
-ckan.site_title = CKAN cookie consent demo
-ckan.site_id = cookieconsent_demo
-# No interactive debugger: an error is CKAN's plain error page (and `ckan run` below
-# starts without Werkzeug's debugger).
-debug = false
-sqlalchemy.url = {database_url}
-solr_url = {solr_url}
-SECRET_KEY = {_secret("secret-key")}
-WTF_CSRF_SECRET_KEY = {_secret("secret-key")}
-ckan.plugins = activity cookieconsent
-ckan.locale_default = en
-ckan.locales_offered = en fr
-ckan.storage_path = {DEMO / "storage"}
-ckan.auth.route_after_login = {AFTER_LOGIN}
-ckanext.cookieconsent.catalogue = {catalogue}
-# The demo theme (no plugin): a gated statistics script on every page, a gated embed on /about.
-extra_template_paths = {THEME / "templates"}
-extra_public_paths = {THEME / "public"}
-
-[loggers]
-keys = root, ckan, ckanext, solr_check, redis_check
-
-[handlers]
-keys = console, null
-
-[formatters]
-keys = generic
-
-[logger_root]
-level = WARNING
-handlers = console
-
-[logger_ckan]
-level = INFO
-handlers = console
-qualname = ckan
-propagate = 0
-
-[logger_ckanext]
-level = INFO
-handlers = console
-qualname = ckanext
-propagate = 0
-
-# No Solr and no Redis here: CKAN says so in one line each at start ("Problems were found
-# while connecting to the SOLR server", "Could not connect to Redis"); these two loggers
-# would add a traceback to each.
-[logger_solr_check]
-level = CRITICAL
-handlers = null
-qualname = ckan.lib.search.common
-propagate = 0
-
-[logger_redis_check]
-level = CRITICAL
-handlers = null
-qualname = ckan.lib.redis
-propagate = 0
-
-[handler_null]
-class = NullHandler
-args = ()
-
-[handler_console]
-class = StreamHandler
-args = (sys.stderr,)
-level = NOTSET
-formatter = generic
-
-[formatter_generic]
-format = %(asctime)s %(levelname)-5.5s [%(name)s] %(message)s
-"""
-    )
-    return ini
-
-
-def ckan(ini: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([str(CKAN), "-c", str(ini), *args], text=True, capture_output=True)
-    if check and result.returncode != 0:
-        # The command's own words, not a traceback of this script (and no password).
-        tail = "\n".join(result.stderr.strip().splitlines()[-5:])
-        raise SystemExit(f"`ckan {' '.join(args[:2])}` failed ({result.returncode}):\n{tail}")
-    return result
+    options = {
+        "ckan.site_url": f"http://127.0.0.1:{port}",
+        "ckan.site_title": "CKAN cookie consent demo",
+        "ckan.site_id": "cookieconsent_demo",
+        "sqlalchemy.url": database_url,
+        "solr_url": solr_url,
+        "SECRET_KEY": _secret("secret-key"),
+        "ckan.plugins": "activity cookieconsent",
+        "ckan.locales_offered": "en fr",
+        "ckan.storage_path": str(DEMO / "storage"),
+        "ckan.auth.route_after_login": AFTER_LOGIN,
+        "ckanext.cookieconsent.catalogue": catalogue,
+        # The demo theme (no plugin): a gated statistics script on every page, a gated
+        # embed on /about.
+        "extra_template_paths": str(THEME / "templates"),
+        "extra_public_paths": str(THEME / "public"),
+    }
+    # No Solr and no Redis here: CKAN says so in one line each at start ("Problems were
+    # found while connecting to the SOLR server", "Could not connect to Redis"); these two
+    # loggers would add a traceback to each.
+    quiet = {"level": "CRITICAL", "handlers": "console", "propagate": "0"}
+    sections = {
+        **logging_at("INFO"),
+        "loggers": {"keys": "root, ckan, ckanext, werkzeug, solr_check, redis_check"},
+        "logger_solr_check": {**quiet, "qualname": "ckan.lib.search.common"},
+        "logger_redis_check": {**quiet, "qualname": "ckan.lib.redis"},
+    }
+    return write_ini(DEMO / "demo.ini", options, sections)
 
 
 def ensure_sysadmin(ini: Path) -> str:
     password = _secret("admin-password")
     # `ckan user list` prints "name=<name>" or "name=<name> display=<display name>".
-    listed = ckan(ini, "user", "list").stdout.splitlines()
+    listed = ckan(ini, "user", "list").splitlines()
     names = {line.split()[0].removeprefix("name=") for line in listed if line.startswith("name=")}
     if ADMIN not in names:
         ckan(ini, "user", "add", ADMIN, "email=admin@example.org", f"password={password}")
     ckan(ini, "sysadmin", "add", ADMIN)
     return password
-
-
-def wait_until_up(url: str, server: subprocess.Popen[bytes], timeout: float = 60) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"CKAN stopped while starting (exit code {server.returncode}).")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return response.status
-        except urllib.error.HTTPError as error:
-            return error.code
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"CKAN did not answer {url} within {timeout:.0f} s.")
 
 
 def main() -> None:
@@ -198,21 +120,21 @@ def main() -> None:
     try:
         # One database per CKAN version: 2.11 cannot run on a database migrated by 2.12.
         ckan_version = importlib.metadata.version("ckan").replace(".", "_")
-        ini = write_ini(args.port, postgres.database_url(f"ckan_demo_{ckan_version}"))
+        ini = configure(args.port, postgres.database_url(f"ckan_demo_{ckan_version}"))
         print("Initialising the database ...", flush=True)
         ckan(ini, "db", "init")
         ckan(ini, "db", "upgrade", "-p", "cookieconsent")  # the consent records' tables
         password = ensure_sysadmin(ini)
         # Threaded: a browser opens several connections at once (and idle spare ones), which
         # a single-threaded server serves one after the other, stalling pages for seconds.
-        server = subprocess.Popen(
-            [str(CKAN), "-c", str(ini), "run", "--host", "127.0.0.1",
-             "--port", str(args.port), "--disable-reloader", "--disable-debugger",
-             "--threaded"]
-        )  # fmt: skip
         base = f"http://127.0.0.1:{args.port}"
-        status = wait_until_up(base + PAGES[0][0], server)
-        print(f"\nCKAN with ckanext-cookieconsent is up: {base}{PAGES[0][0]} answered {status}.")
+        server = start(
+            [str(BIN / "ckan"), "-c", str(ini), "run", "--host", "127.0.0.1",
+             "--port", str(args.port), "--disable-reloader", "--disable-debugger",
+             "--threaded"],
+            base + PAGES[0][0],
+        )  # fmt: skip
+        print(f"\nCKAN with ckanext-cookieconsent is up: {base}{PAGES[0][0]} answered 200.")
         print(f"Sysadmin: {ADMIN} / {password} (signing in lands on {base}{DASHBOARD})")
         print("\nPages worth opening:")
         for path, what in PAGES:
@@ -224,13 +146,11 @@ def main() -> None:
         server.wait()
     except KeyboardInterrupt:
         pass
+    except RuntimeError as error:  # a failed `ckan` command or start: its words, no traceback
+        raise SystemExit(str(error)) from None
     finally:
-        if server is not None and server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        if server is not None:
+            stop(server)
         postgres.stop()
         print("\nStopped CKAN and PostgreSQL.")
 

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import pytest
+from helpers import DEMO_MARKS
+from page_probes import PAGE_WIDTHS, choose_in_banner, open_footer_dialog
 from playwright.sync_api import expect
 
 if TYPE_CHECKING:
@@ -33,16 +35,8 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-DEMO = ROOT / "dev"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.ckan_config("ckan.plugins", "cookieconsent"),
-    pytest.mark.ckan_config("ckanext.cookieconsent.catalogue", str(DEMO / "demo_catalogue.yaml")),
-    pytest.mark.ckan_config("extra_template_paths", str(DEMO / "demo_theme" / "templates")),
-    pytest.mark.ckan_config("extra_public_paths", str(DEMO / "demo_theme" / "public")),
-    pytest.mark.usefixtures("with_plugins"),
-]
+pytestmark = DEMO_MARKS
 
 WCAG_AA_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
@@ -150,10 +144,8 @@ def _open_preferences(page: Page) -> None:
 
 def _open_dialog(page: Page) -> None:
     """After a choice, the footer's "Cookies" link opens the choice in a dialog."""
-    page.locator(f"{BANNER} button[value=refuse_all]").click()
-    expect(page.locator(BANNER)).to_be_hidden()
-    page.locator("footer [data-cookieconsent-open]").click()
-    expect(page.locator(DIALOG)).to_be_visible()
+    choose_in_banner(page, "refuse_all")
+    open_footer_dialog(page)
 
 
 TARGETS = {
@@ -240,34 +232,34 @@ BANNER_CLIPPED = """(selector) => Array.from(document.querySelectorAll(
         + ` (scroll ${element.scrollWidth} / client ${element.clientWidth})`)"""
 
 
-# The document's width with the banner and without it. CKAN's own layout is already 6 px
-# wider than a 640 px window (Bootstrap's .row negative margins in the wrapper and the footer):
-# that is reported, not failed; the banner must not add to it.
-PAGE_WIDTHS = """(selector) => {
-    const banner = document.querySelector(selector);
-    const withBanner = document.documentElement.scrollWidth;
-    banner.style.display = "none";
-    const withoutBanner = document.documentElement.scrollWidth;
-    banner.style.display = "";
-    return [withBanner, withoutBanner, window.innerWidth];
-}"""
+# PAGE_WIDTHS gives the document's width with the banner and without it. CKAN's own layout
+# is already 6 px wider than a 640 px window (Bootstrap's .row negative margins in the
+# wrapper and the footer): that is reported, not failed; the banner must not add to it.
 
 
 class CkanOverflowWarning(UserWarning):
     """CKAN's page, without the banner, is wider than the window."""
 
 
-@pytest.mark.parametrize("lang", list(LOCALES))
-@pytest.mark.parametrize("customise", [False, True], ids=["closed", "preferences"])
-def test_banner_at_200_percent_zoom_adds_no_horizontal_scroll(
-    new_page: Callable[..., Page], live_server: str, customise: bool, lang: str
-) -> None:
+@pytest.fixture(
+    params=[(lang, customise) for customise in (False, True) for lang in LOCALES],
+    ids=lambda p: f"{'preferences' if p[1] else 'closed'}-{p[0]}",
+)
+def zoomed_banner(
+    request: pytest.FixtureRequest, new_page: Callable[..., Page], live_server: str
+) -> Page:
+    """/about at 200 % zoom in each language, the banner closed or its preferences open."""
+    lang, customise = request.param
     page = new_page(locale=LOCALES[lang], **ZOOM_200)
     page.goto(live_server + _about(lang))
     expect(page.locator(BANNER)).to_be_visible()
     if customise:
         _open_preferences(page)
+    return page
 
+
+def test_banner_at_200_percent_zoom_adds_no_horizontal_scroll(zoomed_banner: Page) -> None:
+    page = zoomed_banner
     with_banner, without_banner, window = page.evaluate(PAGE_WIDTHS, BANNER)
 
     if without_banner > window:
@@ -280,18 +272,8 @@ def test_banner_at_200_percent_zoom_adds_no_horizontal_scroll(
     )
 
 
-@pytest.mark.parametrize("lang", list(LOCALES))
-@pytest.mark.parametrize("customise", [False, True], ids=["closed", "preferences"])
-def test_banner_at_200_percent_zoom_clips_nothing(
-    new_page: Callable[..., Page], live_server: str, customise: bool, lang: str
-) -> None:
-    page = new_page(locale=LOCALES[lang], **ZOOM_200)
-    page.goto(live_server + _about(lang))
-    expect(page.locator(BANNER)).to_be_visible()
-    if customise:
-        _open_preferences(page)
-
-    assert page.evaluate(BANNER_CLIPPED, BANNER) == []
+def test_banner_at_200_percent_zoom_clips_nothing(zoomed_banner: Page) -> None:
+    assert zoomed_banner.evaluate(BANNER_CLIPPED, BANNER) == []
 
 
 # --- Reduced motion ------------------------------------------------------------------------
@@ -317,3 +299,49 @@ def test_switches_do_not_move_when_reduced_motion_is_asked(
 
     assert durations, "no switch on the page"
     assert {duration != "0s" for duration in durations} == {animated}, durations
+
+
+# --- Forced colours (Windows' contrast themes) ---------------------------------------------
+# The browser replaces every colour with the system's few and drops box shadows and
+# background images: a button drawn by its background alone would vanish into the page. Ours
+# keep a solid border, and the focus its outline (the box shadow goes).
+
+FORCED_COLOURS = """(selector) => Array.from(document.querySelectorAll(selector))
+    .filter((element) => element.getClientRects().length > 0).map((element) => {
+    const style = getComputedStyle(element);
+    return {
+        label: element.innerText.trim(),
+        border: [style.borderTopStyle, parseFloat(style.borderTopWidth), style.borderTopColor],
+        background: style.backgroundColor,
+        colour: style.color,
+    };
+})"""
+
+
+def test_banner_buttons_keep_their_edges_and_focus_in_forced_colours(
+    new_page: Callable[..., Page], live_server: str
+) -> None:
+    page = new_page(forced_colors="active", **VIEWPORTS["desktop"])
+    page.goto(f"{live_server}/about")
+    expect(page.locator(BANNER)).to_be_visible()
+    assert page.evaluate("() => matchMedia('(forced-colors: active)').matches")
+
+    buttons = page.evaluate(FORCED_COLOURS, f"{BANNER} .cookieconsent-button")
+
+    assert len(buttons) == 3, buttons
+    faint = [
+        b for b in buttons
+        if b["border"][0] != "solid" or b["border"][1] < 1
+        or b["border"][2] == b["background"] or b["colour"] == b["background"]
+    ]  # fmt: skip
+    assert faint == [], f"no visible edge or text in forced colours: {faint}"
+    button = page.locator(f"{BANNER} button[value=refuse_all]")
+    button.focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")  # focused by the keyboard: :focus-visible
+    expect(button).to_be_focused()
+    outline = button.evaluate(
+        "(element) => [getComputedStyle(element).outlineStyle,"
+        " parseFloat(getComputedStyle(element).outlineWidth)]"
+    )
+    assert outline[0] != "none" and outline[1] >= 2, outline

@@ -9,14 +9,11 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 import pytest
 from ckan.tests.helpers import call_action
+from helpers import EXAMPLE, PLUGIN_MARKS
 
-EXAMPLE = "ckanext.cookieconsent:examples/matomo-youtube.yaml"
 API = "/api/3/action/"
 
-pytestmark = [
-    pytest.mark.ckan_config("ckan.plugins", "cookieconsent"),
-    pytest.mark.usefixtures("with_plugins"),
-]
+pytestmark = PLUGIN_MARKS
 
 
 def _get(app: Any, action: str, status: int = 200, **params: str) -> Any:
@@ -74,7 +71,7 @@ def test_cookie_list_combines_filters() -> None:
 @pytest.mark.parametrize(
     ("lang", "service", "duration"),
     [
-        ("fr", "Authentification et sécurité des formulaires", "1 an"),
+        ("fr", "Authentification et sécurité des formulaires", "1\u00a0an"),  # CLDR's space
         ("en", "Authentication and form security", "1 year"),
     ],
 )
@@ -143,7 +140,7 @@ def test_category_list_counts_cookies(app: Any, send: Any) -> None:
 def test_category_list_in_french(app: Any) -> None:
     categories = _get(app, "cookieconsent_category_list", lang="fr")["result"]
     assert [c["title"] for c in categories] == [
-        "Nécessaires",
+        "Strictement nécessaires",
         "Mesure d'audience",
         "Contenus tiers",
     ]
@@ -171,7 +168,7 @@ def test_policy_show_gives_revision_cookie_and_categories(app: Any, send: Any) -
     assert (media["id"], media["title"]) == ("media", "Contenus tiers")
     assert [c["name"] for c in media["cookies"]] == ["YSC", "VISITOR_INFO1_LIVE", "PREF"]
     preferences = policy["categories"][0]["cookies"][2]
-    assert (preferences["name"], preferences["duration"]["text"]) == ("consent", "1 jour")
+    assert (preferences["name"], preferences["duration"]["text"]) == ("consent", "1\u00a0jour")
 
 
 def test_policy_show_without_admin_file_has_no_update_date() -> None:

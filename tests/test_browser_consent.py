@@ -1,5 +1,5 @@
 """The banner and the policy page in a real browser: Debian's chromium through Playwright,
-against the test's CKAN served over HTTP on 127.0.0.1 (fixtures in conftest.py).
+against the test's CKAN served over HTTP on 127.0.0.1 (fixtures in browser_fixtures.py).
 
 test_consent_flow.py checks the same flows on the server; these tests check what only a
 browser shows: the script's enhancements (no reload, focus, the JavaScript API and event,
@@ -13,21 +13,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from helpers import EXAMPLE_MARKS
 from page_probes import allowed, mark_document, marker
 from playwright.sync_api import expect
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Locator, Page
 
-EXAMPLE = "ckanext.cookieconsent:examples/matomo-youtube.yaml"
 COOKIE = "cookies_preferences"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.ckan_config("ckan.plugins", "cookieconsent"),
-    pytest.mark.ckan_config("ckanext.cookieconsent.catalogue", EXAMPLE),
-    pytest.mark.usefixtures("with_plugins"),
-]
+pytestmark = [pytest.mark.browser, *EXAMPLE_MARKS]
 
 
 # --- Helpers ---------------------------------------------------------------------------

@@ -39,13 +39,13 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import ckan.plugins as p
 import pytest
 from ckan.tests import factories
-from page_probes import allowed
+from helpers import DEMO_CATALOGUE
+from page_probes import allowed, choose_in_banner, open_footer_dialog
 from playwright.sync_api import expect
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-ROOT = Path(__file__).resolve().parent.parent
 THEME = Path(__file__).resolve().parent / "csp_theme"
 POLICY = "default-src 'self'; script-src 'self' 'report-sample'; style-src 'self' 'report-sample'"
 OUR_MARKUP = (
@@ -59,9 +59,7 @@ BANNER = "#cookieconsent-banner"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.ckan_config("ckan.plugins", "cookieconsent strict_csp"),
-    pytest.mark.ckan_config(
-        "ckanext.cookieconsent.catalogue", str(ROOT / "dev" / "demo_catalogue.yaml")
-    ),
+    pytest.mark.ckan_config("ckanext.cookieconsent.catalogue", DEMO_CATALOGUE),
     pytest.mark.ckan_config("extra_template_paths", str(THEME / "templates")),
     pytest.mark.ckan_config("extra_public_paths", str(THEME / "public")),
 ]
@@ -262,12 +260,9 @@ def test_footer_dialog_and_policy_page_work_under_the_policy(
     portal: str, page: Page, watch: Watch
 ) -> None:
     page.goto(f"{portal}/about")
-    page.locator(f"{BANNER} button[value=refuse_all]").click()
-    expect(page.locator(BANNER)).to_be_hidden()
+    choose_in_banner(page, "refuse_all")
 
-    page.locator("footer [data-cookieconsent-open]").click()
-    dialog = page.locator("dialog.cookieconsent-dialog")
-    expect(dialog).to_be_visible()
+    dialog = open_footer_dialog(page)
     dialog.get_by_role("button", name="Accept all").click()
     expect(dialog).to_be_hidden()
     assert allowed(page, "media")

@@ -1,5 +1,5 @@
 """The browser agrees with the server: a preferences cookie the server rejects is no choice
-in the page either. Debian's chromium through Playwright (fixtures in conftest.py), against
+in the page either. Debian's chromium through Playwright (fixtures in browser_fixtures.py), against
 the test's CKAN with the demo's catalogue and theme (dev/demo_theme: a gated statistics
 script, /demo/stats.js, on every page; on /about a gated frame).
 
@@ -13,37 +13,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
-from page_probes import allowed
+from helpers import DEMO_MARKS
+from page_probes import allowed, keep_on_loopback
 from playwright.sync_api import expect
 
 from ckanext.cookieconsent import catalogue, config, consent
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page, Request, Route
+    from playwright.sync_api import Page, Request
 
-ROOT = Path(__file__).resolve().parent.parent
-DEMO_THEME = ROOT / "dev" / "demo_theme"
 GATED = {"/demo/stats.js", "/demo/embed.html"}
 STATS_COOKIE = "demo_stats_id"
 PREFERENCES = "cookies_preferences"
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 CONSENT_ID = "forgedconsent-id"  # 16 base64url characters
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.ckan_config("ckan.plugins", "cookieconsent"),
-    pytest.mark.ckan_config("extra_template_paths", str(DEMO_THEME / "templates")),
-    pytest.mark.ckan_config("extra_public_paths", str(DEMO_THEME / "public")),
-    pytest.mark.ckan_config(
-        "ckanext.cookieconsent.catalogue", str(ROOT / "dev" / "demo_catalogue.yaml")
-    ),
-    pytest.mark.usefixtures("with_plugins"),
-]
+pytestmark = DEMO_MARKS
 
 
 @pytest.fixture
@@ -54,11 +42,8 @@ def requested(page: Page) -> Iterator[list[str]]:
     def note(request: Request) -> None:
         paths.append(urlsplit(request.url).path)
 
-    def abort(route: Route) -> None:
-        route.abort()
-
     page.context.on("request", note)
-    page.context.route(lambda url: urlsplit(url).hostname not in LOOPBACK, abort)
+    keep_on_loopback(page)
     yield paths
 
 

@@ -1,6 +1,6 @@
 """Gating in a real browser: what the page requests before and after the visitor's choice.
 
-Debian's chromium through Playwright (fixtures in conftest.py), against the test's CKAN on
+Debian's chromium through Playwright (fixtures in browser_fixtures.py), against the test's CKAN on
 127.0.0.1 with the demo's catalogue and theme (dev/demo_theme: a gated statistics script,
 /demo/stats.js, on every page; on /about a gated frame served from "localhost", another
 site for the browser), plus tests/gating_theme: a gated inline script that counts its runs.
@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
-from page_probes import allowed, mark_document, marker
+from helpers import DEMO, DEMO_CATALOGUE
+from page_probes import allowed, keep_on_loopback, leaves_loopback, mark_document, marker
 from playwright.sync_api import expect
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, FrameLocator, Locator, Page, Request, Route
 
-ROOT = Path(__file__).resolve().parent.parent
-DEMO_THEME = ROOT / "dev" / "demo_theme"
+DEMO_THEME = DEMO / "demo_theme"
 TEST_THEME = Path(__file__).resolve().parent / "gating_theme"
 
 STATS = "/demo/stats.js"
@@ -39,7 +39,6 @@ EMBED = "/demo/embed.html"
 STATS_COOKIE = "demo_stats_id"
 GATED_COOKIES = {STATS_COOKIE, "demo_embed_pref"}
 PREFERENCES = "cookies_preferences"
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 GTAG_HOST = "www.googletagmanager.com"
 GTAG = f"https://{GTAG_HOST}/gtag/js?id=G-TEST123"
 
@@ -52,9 +51,7 @@ pytestmark = [
     pytest.mark.ckan_config(
         "extra_public_paths", f"{TEST_THEME / 'public'},{DEMO_THEME / 'public'}"
     ),
-    pytest.mark.ckan_config(
-        "ckanext.cookieconsent.catalogue", str(ROOT / "dev" / "demo_catalogue.yaml")
-    ),
+    pytest.mark.ckan_config("ckanext.cookieconsent.catalogue", DEMO_CATALOGUE),
     # ckan.plugins is test.ini's ("cookieconsent") unless a class says otherwise: a
     # module-level mark would win over a class- or function-level one for the same key.
     pytest.mark.usefixtures("with_plugins"),
@@ -62,11 +59,6 @@ pytestmark = [
 
 
 # --- Serving and recording the traffic --------------------------------------------------------
-
-
-def _leaves_loopback(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in LOOPBACK
 
 
 @dataclass
@@ -99,13 +91,10 @@ def traffic(page: Page) -> Iterator[Traffic]:
     def note(request: Request) -> None:
         record.urls.append(request.url)
 
-    def abort(route: Route) -> None:
-        route.abort()
-
     page.context.on("request", note)
-    page.context.route(_leaves_loopback, abort)
+    keep_on_loopback(page)
     yield record
-    escaped = [url for url in record.urls if _leaves_loopback(url) and url not in record.fulfilled]
+    escaped = [url for url in record.urls if leaves_loopback(url) and url not in record.fulfilled]
     assert escaped == [], "requests to non-loopback hosts (aborted)"
 
 

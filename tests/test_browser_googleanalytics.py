@@ -1,6 +1,6 @@
 """ckanext-googleanalytics in a real browser, listed before or after cookieconsent.
 
-Debian's chromium through Playwright (fixtures in conftest.py) against the test's CKAN on
+Debian's chromium through Playwright (fixtures in browser_fixtures.py) against the test's CKAN on
 127.0.0.1 with the real ckanext-googleanalytics and only the built-in catalogue: the
 statistics category holds no cookie but the `_ga` ones the integration declares, so these
 tests also show that visitors are asked about it and can allow it.
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
-from page_probes import mark_document, marker
+from page_probes import keep_on_loopback, leaves_loopback, mark_document, marker
 from playwright.sync_api import expect
 
 if TYPE_CHECKING:
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
     from playwright.sync_api import Locator, Page, Request, Route
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 GOOGLE_HOSTS = {"www.googletagmanager.com", "www.google-analytics.com", "google-analytics.com"}
 GTAG = "https://www.googletagmanager.com/gtag/js?id=G-TEST123"
 GTM = "https://www.googletagmanager.com/gtm.js?id=GTM-TEST123"
@@ -63,11 +62,6 @@ def _is_google(url: str) -> bool:
     return host in GOOGLE_HOSTS or host.endswith(".google-analytics.com")
 
 
-def _leaves_loopback(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in LOOPBACK
-
-
 @dataclass
 class Google:
     """Every request the context's pages and frames sent to Google's hosts, in order."""
@@ -96,14 +90,11 @@ def _record(page: Page) -> Iterator[Google]:
     def note(request: Request) -> None:
         if _is_google(request.url):
             record.requests.append(request.url)
-        elif _leaves_loopback(request.url):
+        elif leaves_loopback(request.url):
             record.elsewhere.append(request.url)
 
-    def abort(route: Route) -> None:
-        route.abort()
-
     page.context.on("request", note)
-    page.context.route(_leaves_loopback, abort)
+    keep_on_loopback(page)
     page.context.route(_is_google, _answer)  # registered last: takes precedence
     yield record
     assert record.elsewhere == [], "requests to other non-loopback hosts (aborted)"
@@ -157,13 +148,18 @@ def _choose(page: Page, action: str) -> None:
 # --- With JavaScript -----------------------------------------------------------------------
 
 
+@pytest.fixture
+def about(page: Page, live_server: str, google: Google, plugins: str, tag: str) -> Page:
+    """/about with JavaScript, Google's traffic recorded from the start; `plugins` and
+    `tag` (parametrised by the test) set the plugin order and the tracking mode."""
+    _open(page, f"{live_server}/about")
+    return page
+
+
 @pytest.mark.parametrize("tag", MODES)
 @pytest.mark.parametrize("plugins", ORDERS)
-def test_nothing_from_google_before_a_choice(
-    page: Page, live_server: str, google: Google, plugins: str, tag: str
-) -> None:
-    _open(page, f"{live_server}/about")
-
+def test_nothing_from_google_before_a_choice(about: Page, google: Google) -> None:
+    page = about
     # Visitors are asked about the category the tag waits for.
     expect(_banner(page).locator("input[name='granted'][value='statistics']")).to_have_count(1)
     assert google.requests == []
@@ -172,11 +168,8 @@ def test_nothing_from_google_before_a_choice(
 
 @pytest.mark.parametrize("tag", MODES)
 @pytest.mark.parametrize("plugins", ORDERS)
-def test_nothing_from_google_after_reject_all(
-    page: Page, live_server: str, google: Google, plugins: str, tag: str
-) -> None:
-    _open(page, f"{live_server}/about")
-
+def test_nothing_from_google_after_reject_all(about: Page, google: Google) -> None:
+    page = about
     _choose(page, "refuse_all")
     _open(page)  # and on the next page
 
@@ -186,10 +179,8 @@ def test_nothing_from_google_after_reject_all(
 
 @pytest.mark.parametrize("tag", MODES)
 @pytest.mark.parametrize("plugins", ORDERS)
-def test_tag_loads_after_accept_all(
-    page: Page, live_server: str, google: Google, plugins: str, tag: str
-) -> None:
-    _open(page, f"{live_server}/about")
+def test_tag_loads_after_accept_all(about: Page, google: Google, tag: str) -> None:
+    page = about
     mark_document(page)
 
     _choose(page, "accept_all")

@@ -15,22 +15,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
-from page_probes import allowed, mark_document, marker
+from helpers import EXAMPLE, PLUGIN_MARKS
+from page_probes import BANNER, DIALOG, allowed, mark_document, marker
+from page_probes import choose_in_banner as _choose_in_banner
 from playwright.sync_api import expect
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
-EXAMPLE = "ckanext.cookieconsent:examples/matomo-youtube.yaml"
 COOKIE = "cookies_preferences"
-BANNER = "#cookieconsent-banner"
-DIALOG = "dialog.cookieconsent-dialog"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.ckan_config("ckan.plugins", "cookieconsent"),
-    pytest.mark.usefixtures("with_plugins"),
-]
+pytestmark = [pytest.mark.browser, *PLUGIN_MARKS]
 with_choices = pytest.mark.ckan_config("ckanext.cookieconsent.catalogue", EXAMPLE)
 
 
@@ -41,11 +36,6 @@ def _footer_link(page: Page) -> Locator:
 def _consent_id(page: Page) -> str:
     value = next(c.get("value", "") for c in page.context.cookies() if c.get("name") == COOKIE)
     return value.split(":")[3]
-
-
-def _choose_in_banner(page: Page, action: str) -> None:
-    page.locator(f"{BANNER} button[value={action}]").click()
-    expect(page.locator(BANNER)).to_be_hidden()
 
 
 # --- The footer link ---------------------------------------------------------------------------

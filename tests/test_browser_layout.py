@@ -15,34 +15,20 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from helpers import EXAMPLE_MARKS
+from page_probes import PAGE_WIDTHS
 from playwright.sync_api import expect
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-EXAMPLE = "ckanext.cookieconsent:examples/matomo-youtube.yaml"
 PHONES = {"320": {"width": 320, "height": 640}, "375": {"width": 375, "height": 667}}
 PHONE_375 = {"width": 375, "height": 667}
 DESKTOP = {"width": 1280, "height": 800}
 BANNER = "#cookieconsent-banner"
 POLICY = ".cookieconsent-policy"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.ckan_config("ckan.plugins", "cookieconsent"),
-    pytest.mark.ckan_config("ckanext.cookieconsent.catalogue", EXAMPLE),
-    pytest.mark.usefixtures("with_plugins"),
-]
-
-# [the document's width, its width with `selector` taken out, the window's width]
-PAGE_WIDTHS = """(selector) => {
-    const ours = Array.from(document.querySelectorAll(selector));
-    const withOurs = document.documentElement.scrollWidth;
-    ours.forEach((element) => { element.style.display = "none"; });
-    const withoutOurs = document.documentElement.scrollWidth;
-    ours.forEach((element) => { element.style.display = ""; });
-    return [withOurs, withoutOurs, window.innerWidth];
-}"""
+pytestmark = [pytest.mark.browser, *EXAMPLE_MARKS]
 
 # Our visible boxes that stick out of `root`'s content box (or of the window), and those
 # that scroll sideways. The visually hidden caption and column headers are left out: they

@@ -1,5 +1,6 @@
 """Behind a TLS-terminating reverse proxy: Debian's nginx configured as ckan-docker
-configures it (fixture `tls_proxy` in conftest.py), in chromium, with and without JavaScript.
+configures it (fixture `tls_proxy` in browser_fixtures.py), in chromium, with and without
+JavaScript.
 
 CKAN gets plain http with `Host: localhost` (no port, no X-Forwarded-Proto) while the browser
 is on https://localhost:<port>, which is `ckan.site_url`: the choice must still be stored, in a
@@ -12,28 +13,24 @@ import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+from helpers import DEMO_CATALOGUE, PLUGIN_MARKS
 from playwright.sync_api import expect
 
 if TYPE_CHECKING:
-    from conftest import TlsProxy
+    from browser_fixtures import TlsProxy
     from playwright.sync_api import Locator, Page
 
-ROOT = Path(__file__).resolve().parent.parent
 PREFERENCES = "cookies_preferences"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.ckan_config("ckan.plugins", "cookieconsent"),
+    *PLUGIN_MARKS,
     # Two categories that need consent: the banner shows.
-    pytest.mark.ckan_config(
-        "ckanext.cookieconsent.catalogue", str(ROOT / "dev" / "demo_catalogue.yaml")
-    ),
-    pytest.mark.usefixtures("with_plugins"),
+    pytest.mark.ckan_config("ckanext.cookieconsent.catalogue", DEMO_CATALOGUE),
 ]
 
 

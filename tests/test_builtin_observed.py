@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from ckan.tests import factories
-from set_cookies import set_cookies
+from helpers import set_cookies
 
 from ckanext.cookieconsent import catalogue
 

@@ -9,17 +9,10 @@ from pathlib import Path
 
 import ckan.plugins as plugins
 import pytest
+from helpers import VALUES
 
 from ckanext.cookieconsent import catalogue
 from ckanext.cookieconsent.catalogue import CatalogueError
-
-VALUES = {
-    "session_cookie": "ckan",
-    "session_duration": "31536000",
-    "remember_cookie": "remember_token",
-    "preferences_cookie": "cookies_preferences",
-    "preferences_max_age": "15552000",
-}
 
 A_COOKIE = """
   - name: _pk_id.*
@@ -55,13 +48,13 @@ def test_builtin_names_and_durations_follow_the_configuration() -> None:
     assert by_name["portal_session"].duration.is_session
     assert "stay" in by_name
     assert by_name["cookies_preferences"].duration.seconds == 60
-    assert catalogue.translate(by_name["cookies_preferences"].duration.text, "fr") == "1 minute"
+    assert catalogue.duration_text(by_name["cookies_preferences"].duration, "fr") == "1 minute"
 
 
 def test_every_builtin_text_exists_in_french_and_english() -> None:
     loaded = catalogue.load("", VALUES)
     texts = [t for c in loaded.categories for t in (c.title, c.description)]
-    texts += [t for c in loaded.cookies for t in (c.service, c.purpose, c.duration.text)]
+    texts += [t for c in loaded.cookies for t in (c.service, c.purpose, c.duration.text) if t]
     for text in texts:
         assert {"fr", "en"} <= set(text) or "*" in text, text
         if "*" not in text:
@@ -89,7 +82,7 @@ def test_admin_file_adds_cookies_and_overrides_builtin_fields(tmp_path: Path) ->
     assert catalogue.translate(session.service, "en") == "Authentication and form security"
     matomo = next(c for c in loaded.cookies if c.name == "_pk_id.*")
     assert matomo.duration.seconds == 13 * 30 * 86400
-    assert catalogue.translate(matomo.duration.text, "fr") == "13 mois"
+    assert catalogue.duration_text(matomo.duration, "fr") == "13\u00a0mois"  # CLDR's no-break
     assert matomo.matches("_pk_id.1.a2b3") and not matomo.matches("_pk_ses.1.a2b3")
 
 
@@ -241,3 +234,85 @@ def test_broken_catalogue_stops_ckan_start_up(ckan_config: object) -> None:
     with pytest.raises(CatalogueError, match=r"/nonexistent/cookies\.yaml: cannot read"):
         plugins.load("cookieconsent")
     plugins.unload("cookieconsent")
+
+
+# --- Placeholders, rules, texts in any language -------------------------------------
+
+
+def test_builtin_values_are_filled_in_after_parsing() -> None:
+    """A configured name is a value, never YAML: its quote cannot end the YAML string
+    (filled in the raw text, this was "invalid YAML"); the name's check refuses it."""
+    with pytest.raises(CatalogueError) as raised:
+        catalogue.load("", {**VALUES, "session_cookie": 'x"y'})
+    assert str(raised.value).startswith("built-in catalogue: cookie 'x\"y': field `name`")
+
+
+def test_catalogue_rules(tmp_path: Path) -> None:
+    builtin = catalogue.load("", VALUES)
+    assert builtin.required_category_ids == {"necessary"}
+    assert [c.id for c in builtin.visible_categories] == ["necessary"]  # others hold no cookie
+    assert (builtin.optional_category_ids, builtin.asks_for_consent) == ((), False)
+    exempt_only = _load(
+        tmp_path, f"categories: [{{id: statistics, exempt: true}}]\ncookies:{A_COOKIE}"
+    )
+    assert exempt_only.optional_category_ids == ("statistics",)  # a choice: it can be refused
+    assert not exempt_only.asks_for_consent  # but no consent is needed: no banner
+    assert _load(tmp_path, f"cookies:{A_COOKIE}").asks_for_consent
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        ("en", "13 months"),
+        ("fr", "13\u00a0mois"),  # CLDR's no-break space
+        ("de", "13 Monate"),  # no word of German in our code
+        ("de_CH", "13 Monate"),
+        ("xx", "13 months"),  # unknown to CLDR: English
+    ],
+)
+def test_durations_are_worded_by_babel_in_any_language(lang: str, text: str) -> None:
+    assert catalogue.duration_text(catalogue.Duration.of(13, "month"), lang) == text
+    assert catalogue.Duration.from_seconds(13 * 30 * 86400) == catalogue.Duration.of(13, "month")
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        ("fr", "Session (supprimé à la fermeture du navigateur)"),
+        ("fr_BE", "Session (supprimé à la fermeture du navigateur)"),  # the base language
+        ("de", "Session (deleted when the browser closes)"),  # no German catalogue: English
+    ],
+)
+def test_session_text_comes_from_the_gettext_catalogue_outside_a_request(
+    lang: str, text: str
+) -> None:
+    assert catalogue.duration_text(catalogue.Duration.session(), lang) == text
+    assert catalogue.gettext_for(lang, "Session (deleted when the browser closes)") == text
+
+
+def test_duration_text_from_the_file_wins(tmp_path: Path) -> None:
+    cookie = A_COOKIE + "    duration_text: {en: About a year, fr: Environ un an}\n"
+    matomo = _load(tmp_path, f"cookies:{cookie}").cookies[-1]
+    assert catalogue.duration_text(matomo.duration, "fr") == "Environ un an"
+    assert catalogue.duration_text(matomo.duration, "de") == "About a year"
+
+
+@pytest.mark.ckan_config("ckan.locale_default", "de")
+def test_texts_fall_back_to_base_language_then_portal_language(ckan_config: object) -> None:
+    assert catalogue.translate({"pt": "Olá", "en": "Hello"}, "pt_BR") == "Olá"
+    assert catalogue.translate({"de": "Hallo", "en": "Hello"}, "it") == "Hallo"
+    assert catalogue.translate({"en": "Hello", "fr": "Bonjour"}, "it") == "Hello"
+    assert catalogue.translate({"fr": "Bonjour"}, "it") == "Bonjour"
+
+
+def test_snapshot_words_durations_in_every_language_of_the_catalogue(tmp_path: Path) -> None:
+    cookie = A_COOKIE.replace("purpose: Count visits", "purpose: {de: Besuche zählen, en: Count}")
+    snapshot = catalogue.snapshot(_load(tmp_path, f"cookies:{cookie}"))
+    matomo = snapshot["cookies"][-1]
+    assert matomo["duration"]["text"] == {
+        "de": "13 Monate",
+        "en": "13 months",
+        "fr": "13\u00a0mois",
+    }
+    remember = snapshot["cookies"][1]  # `duration_text` in the built-in file: as written
+    assert remember["duration"]["text"] == {"en": "17.5 hours", "fr": "17,5 heures"}

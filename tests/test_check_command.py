@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from helpers import ckan_ini
+
 CKAN = str(Path(sys.executable).parent / "ckan")
 STANDALONE = [
     sys.executable,
@@ -31,32 +33,8 @@ BROKEN = """cookies:
 
 def _ini(tmp_path: Path, *, database: str, catalogue: Path | None = None) -> Path:
     ini = tmp_path / "ckan.ini"
-    ini.write_text(
-        f"""[app:main]
-use = egg:ckan
-ckan.site_url = http://127.0.0.1:5000
-ckan.site_id = cookieconsent_check
-sqlalchemy.url = {database}
-SECRET_KEY = cookieconsent-check-secret-key-of-32-bytes-or-more
-ckan.plugins = cookieconsent
-solr_url = http://127.0.0.1:8983/solr/unused
-ckanext.cookieconsent.catalogue = {catalogue or ""}
-
-# The commands' own output only: CKAN's start-up logs (no Solr, no Redis) go nowhere.
-[loggers]
-keys = root
-[handlers]
-keys = null
-[formatters]
-keys =
-[logger_root]
-level = CRITICAL
-handlers = null
-[handler_null]
-class = NullHandler
-args = ()
-"""
-    )
+    options = {"ckanext.cookieconsent.catalogue": str(catalogue or "")}
+    ini.write_text(ckan_ini(site_id="cookieconsent_check", database=database, **options))
     return ini
 
 

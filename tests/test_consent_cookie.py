@@ -5,19 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from helpers import EXAMPLE, VALUES
 
 from ckanext.cookieconsent import catalogue, consent
 
 SECRET = consent.signing_key("test-secret")
-MAX_AGE = 15552000
-VALUES = {
-    "session_cookie": "ckan",
-    "session_duration": "31536000",
-    "remember_cookie": "remember_token",
-    "preferences_cookie": "cookies_preferences",
-    "preferences_max_age": str(MAX_AGE),
-}
-EXAMPLE = "ckanext.cookieconsent:examples/matomo-youtube.yaml"
+MAX_AGE = int(VALUES["preferences_max_age"])
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 from ckan.tests import factories
+from helpers import EXAMPLE
+from record_factories import consent_record
 
 from ckanext.cookieconsent import charts
 
-EXAMPLE = "ckanext.cookieconsent:examples/matomo-youtube.yaml"
+ACCEPTED = {"necessary": True, "statistics": True, "media": True}
+REFUSED = {"necessary": True, "statistics": False, "media": False}
 
 
 def _stats(days: dict[str, dict[str, dict[str, int]]]) -> dict[str, Any]:
@@ -105,23 +108,14 @@ def test_no_day_no_label_no_row() -> None:
 # --- On the dashboard ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def consent_tables(clean_db: Any, migrate_db_for: Any) -> None:
-    """A clean database with the extension's tables (`ckan db upgrade -p cookieconsent`)."""
-    migrate_db_for("cookieconsent")
-
-
 @pytest.mark.ckan_config("ckan.plugins", "cookieconsent")
 @pytest.mark.ckan_config("ckanext.cookieconsent.catalogue", EXAMPLE)
 @pytest.mark.usefixtures("with_plugins", "consent_tables")
 def test_the_dashboard_draws_the_first_day_with_its_table(app: Any) -> None:
     """Records of one day (today): visible marks, one date on the axis, and the numbers in
     a table with a caption, per category allowed / refused; no inline style (strict CSP)."""
-    for action in ("accept_all", "refuse_all", "refuse_all"):
-        response = app.test_client().post(
-            "/cookies/consent", data={"action": action}, follow_redirects=False
-        )
-        assert response.status_code == 303
+    for choices in (ACCEPTED, REFUSED, REFUSED):
+        consent_record(choices=choices)
     headers = {"Authorization": factories.SysadminWithToken()["token"]}
 
     body = app.get("/ckan-admin/cookies", headers=headers).body
@@ -136,6 +130,6 @@ def test_the_dashboard_draws_the_first_day_with_its_table(app: Any) -> None:
     assert f'<th scope="row">{day[0]}</th>' in table
     # Per category (media, then statistics): 1 allowed, 2 refused, 33.3 %.
     cells = re.findall(r"<td>([^<]*)</td>", table)
-    assert cells == ["1", "2", "33.3 %", "1", "2", "33.3 %"]
+    assert cells == ["1", "2", "33.3%", "1", "2", "33.3%"]  # English: no space
     assert "Third-party content" in table and "Audience measurement" in table
     assert "style=" not in body[body.index("cookieconsent-period") :]

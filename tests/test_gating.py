@@ -7,19 +7,14 @@ from typing import Any
 
 import pytest
 from flask import render_template_string
+from helpers import EXAMPLE, choose, set_cookie_headers
 
-EXAMPLE = "ckanext.cookieconsent:examples/matomo-youtube.yaml"
 GTAG = "https://www.googletagmanager.com/gtag/js?id=G-TEST123"
 
 pytestmark = [
     pytest.mark.ckan_config("ckanext.cookieconsent.catalogue", EXAMPLE),
     pytest.mark.usefixtures("with_plugins"),
 ]
-
-
-def _accept_all(client: Any) -> None:
-    response = client.post("/cookies/consent", data={"action": "accept_all"})
-    assert response.status_code in (200, 303)
 
 
 def _render(app: Any, source: str, cookie: str = "", gpc: bool = False) -> str:
@@ -34,10 +29,7 @@ def _render(app: Any, source: str, cookie: str = "", gpc: bool = False) -> str:
 
 
 def _consent_cookie(app: Any, action: str = "accept_all") -> str:
-    client = app.test_client()
-    response = client.post("/cookies/consent", data={"action": action}, follow_redirects=False)
-    header = next(h for h in response.headers.getlist("Set-Cookie")
-                  if h.startswith("cookies_preferences="))  # fmt: skip
+    (header,) = set_cookie_headers(choose(app.test_client(), action), "cookies_preferences")
     return header.split(";")[0]
 
 
@@ -120,10 +112,10 @@ def test_embed_placeholder_in_french(app: Any) -> None:
 @pytest.mark.ckan_config("ckan.plugins", "cookieconsent")
 def test_always_allow_adds_one_category_to_the_choice(app: Any) -> None:
     client = app.test_client()
-    client.post("/cookies/consent", data={"action": "refuse_all"})
-    client.post("/cookies/consent", data={"action": "allow", "category": "media"})
+    assert choose(client, "refuse_all").status_code == 303
+    assert choose(client, "allow", category="media").status_code == 303
     assert re.search(r'value="media"[^>]*checked', client.get("/cookies").body)
-    bad = client.post("/cookies/consent", data={"action": "allow", "category": "necessary"})
+    bad = choose(client, "allow", category="necessary")
     assert bad.status_code == 400
 
 
@@ -146,13 +138,13 @@ ORDERS = [
 @pytest.mark.ckan_config("googleanalytics.tracking_mode", "gtag")
 def test_googleanalytics_tag_waits_for_statistics(app: Any, plugins: str) -> None:
     client = app.test_client()
-    client.post("/cookies/consent", data={"action": "refuse_all"})
+    assert choose(client, "refuse_all").status_code == 303
     before = client.get("/about").body
     assert f'data-cookieconsent-src="{GTAG}"' in before
     assert f'src="{GTAG}"' not in before.replace(f'data-cookieconsent-src="{GTAG}"', "")
     assert re.search(r'<script type="text/plain" data-cookieconsent-category="statistics"'
                      r'[^>]*>\s*window.dataLayer', before)  # fmt: skip
-    _accept_all(client)
+    assert choose(client, "accept_all").status_code == 303
     after = client.get("/about").body
     assert f'<script async src="{GTAG}"></script>' in after
     assert "data-cookieconsent-category" not in after
@@ -163,11 +155,11 @@ def test_googleanalytics_tag_waits_for_statistics(app: Any, plugins: str) -> Non
 @pytest.mark.ckan_config("googleanalytics.tracking_mode", "gtm")
 def test_googleanalytics_tag_manager_noscript_frame_waits_too(app: Any, plugins: str) -> None:
     client = app.test_client()
-    client.post("/cookies/consent", data={"action": "refuse_all"})
+    assert choose(client, "refuse_all").status_code == 303
     before = client.get("/about").body
     assert "googletagmanager.com/ns.html" not in before
     assert _types_of_scripts_loading("googletagmanager.com/gtm.js", before) == ["text/plain"]
-    _accept_all(client)
+    assert choose(client, "accept_all").status_code == 303
     after = client.get("/about").body
     assert "googletagmanager.com/ns.html" in after
     assert _types_of_scripts_loading("googletagmanager.com/gtm.js", after) == [None]

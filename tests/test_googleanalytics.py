@@ -15,6 +15,7 @@ from typing import Any
 import ckan.plugins as plugins
 import pytest
 from ckan.exceptions import CkanConfigurationException
+from helpers import VALUES
 
 import ckanext.googleanalytics
 from ckanext.cookieconsent import catalogue, googleanalytics
@@ -22,15 +23,8 @@ from ckanext.cookieconsent import catalogue, googleanalytics
 GTAG = "https://www.googletagmanager.com/gtag/js?id=G-TEST123"
 TWO_YEARS = 2 * 365 * 86400
 THEME = Path(__file__).resolve().parent / "gating_theme" / "templates"
-OURS = Path(catalogue.__file__).resolve().parent / "templates"
+OURS = Path(googleanalytics.__file__).resolve().parent / "templates"
 THEIRS = Path(ckanext.googleanalytics.__file__).resolve().parent / "templates"
-VALUES = {
-    "session_cookie": "ckan",
-    "session_duration": "31536000",
-    "remember_cookie": "remember_token",
-    "preferences_cookie": "cookies_preferences",
-    "preferences_max_age": "15552000",
-}
 
 ORDERS = [
     pytest.param(order, marks=pytest.mark.ckan_config("ckan.plugins", order), id=ident)
@@ -110,7 +104,7 @@ def test_ga_cookies_are_declared_in_statistics_and_asked_for(app: Any, plugins_:
     them it would not be shown, nobody could allow it, and the tag would never run.
     (Read from the catalogue, not the API: ckanext-googleanalytics reports API calls to
     Google from the server, which would leave loopback.)"""
-    cookies = [catalogue.cookie_as_dict(c, "en") for c in catalogue.current().cookies]
+    cookies = [catalogue.api_cookie(c, "en") for c in catalogue.current().cookies]
     cookies = [c for c in cookies if c["category"] == "statistics"]
     assert [c["name"] for c in cookies] == ["_ga", "_ga_TEST123"]
     for cookie in cookies:
@@ -134,7 +128,7 @@ def test_ga_cookies_are_described_in_french_and_english(app: Any) -> None:
     texts = {
         lang: {
             c["name"]: (c["service"], c["purpose"], c["duration"]["text"])
-            for c in (catalogue.cookie_as_dict(k, lang) for k in catalogue.current().cookies)
+            for c in (catalogue.api_cookie(k, lang) for k in catalogue.current().cookies)
         }
         for lang in ("en", "fr")
     }
@@ -188,6 +182,14 @@ def _load(tmp_path: Path, content: str = "") -> catalogue.Catalogue:
     return catalogue.load(str(path), VALUES, googleanalytics.cookies_to_declare)
 
 
+def _declared(name: str, purpose: str = "Our own words", duration: str = "13 months") -> str:
+    """A catalogue entry of Google's `name` cookie, as an admin writes it."""
+    return (
+        f"  - name: {name}\n    category: statistics\n    provider: Google\n"
+        f"    service: Statistics\n    purpose: {purpose}\n    duration: {duration}\n"
+    )
+
+
 def _by_name(loaded: catalogue.Catalogue) -> dict[str, catalogue.Cookie]:
     return {c.name: c for c in loaded.cookies}
 
@@ -195,24 +197,7 @@ def _by_name(loaded: catalogue.Catalogue) -> dict[str, catalogue.Cookie]:
 @_ga4
 @pytest.mark.usefixtures("ckan_config")
 def test_the_admin_declaration_wins(tmp_path: Path) -> None:
-    loaded = _load(
-        tmp_path,
-        """
-        cookies:
-          - name: _ga
-            category: statistics
-            provider: Google
-            service: Statistics
-            purpose: Our own words
-            duration: 13 months
-          - name: _ga_*
-            category: statistics
-            provider: Google
-            service: Statistics
-            purpose: Our own words
-            duration: 13 months
-        """,
-    )
+    loaded = _load(tmp_path, "cookies:\n" + _declared("_ga") + _declared("_ga_*"))
     cookies = _by_name(loaded)
     assert [n for n in cookies if n.startswith("_ga")] == ["_ga", "_ga_*"]
     assert catalogue.translate(cookies["_ga"].purpose, "en") == "Our own words"
@@ -221,36 +206,14 @@ def test_the_admin_declaration_wins(tmp_path: Path) -> None:
 @_ga4
 @pytest.mark.usefixtures("ckan_config")
 def test_an_admin_pattern_covers_both_cookies(tmp_path: Path) -> None:
-    loaded = _load(
-        tmp_path,
-        """
-        cookies:
-          - name: _ga*
-            category: statistics
-            provider: Google
-            service: Statistics
-            purpose: Google Analytics
-            duration: 2 years
-        """,
-    )
+    loaded = _load(tmp_path, "cookies:\n" + _declared("_ga*", "Google Analytics", "2 years"))
     assert [n for n in _by_name(loaded) if n.startswith("_ga")] == ["_ga*"]
 
 
 @_ga4
 @pytest.mark.usefixtures("ckan_config")
 def test_only_the_missing_cookie_is_added(tmp_path: Path) -> None:
-    loaded = _load(
-        tmp_path,
-        """
-        cookies:
-          - name: _ga
-            category: statistics
-            provider: Google
-            service: Statistics
-            purpose: Our own words
-            duration: 13 months
-        """,
-    )
+    loaded = _load(tmp_path, "cookies:\n" + _declared("_ga"))
     cookies = _by_name(loaded)
     assert catalogue.translate(cookies["_ga"].purpose, "en") == "Our own words"
     assert cookies["_ga_TEST123"].provider["en"] == "Google (Google Analytics)"
@@ -317,18 +280,7 @@ def test_required_category_stops_start_up() -> None:
 @pytest.mark.usefixtures("ckan_config")
 def test_ga_cookie_declared_in_another_category_is_refused(tmp_path: Path) -> None:
     with pytest.raises(CkanConfigurationException) as raised:
-        _load(
-            tmp_path,
-            """
-            cookies:
-              - name: _ga
-                category: statistics
-                provider: Google
-                service: Statistics
-                purpose: Google Analytics
-                duration: 2 years
-            """,
-        )
+        _load(tmp_path, "cookies:\n" + _declared("_ga", "Google Analytics", "2 years"))
     assert str(raised.value) == (
         "The cookie catalogue declares Google Analytics' cookie '_ga' (as '_ga') in "
         "category 'statistics', but ckanext.cookieconsent.googleanalytics_category = "

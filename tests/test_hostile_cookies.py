@@ -14,18 +14,14 @@ from urllib.parse import urlsplit
 
 import ckan.plugins.toolkit as tk
 import pytest
+from helpers import EXAMPLE_MARKS
 
 from ckanext.cookieconsent import catalogue, consent
 
-EXAMPLE = "ckanext.cookieconsent:examples/matomo-youtube.yaml"
 BANNER = b'id="cookieconsent-banner"'
 FIELDS = ("version", "revision", "time", "consent_id", "granted", "signature")
 
-pytestmark = [
-    pytest.mark.ckan_config("ckan.plugins", "cookieconsent"),
-    pytest.mark.ckan_config("ckanext.cookieconsent.catalogue", EXAMPLE),
-    pytest.mark.usefixtures("with_plugins"),
-]
+pytestmark = EXAMPLE_MARKS
 
 # Bytes a browser may carry in a cookie value (it sends them as they were set).
 HOSTILE: dict[str, bytes] = {

@@ -18,39 +18,22 @@ from ckan import model
 from ckan.cli.cli import ckan as ckan_command
 from ckan.exceptions import CkanConfigurationException
 from ckan.tests import factories
+from helpers import PLUGIN_MARKS
+from record_factories import consent_record, consent_records, day_bounds
 
 from ckanext.cookieconsent import records
-from ckanext.cookieconsent.model import ConsentRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/3/action/"
 SEEDED_DAY = "2026-11-01"
 
-pytestmark = [
-    pytest.mark.ckan_config("ckan.plugins", "cookieconsent"),
-    pytest.mark.usefixtures("with_plugins", "consent_tables"),
-]
+pytestmark = [*PLUGIN_MARKS, pytest.mark.usefixtures("two_records")]
 
 
 @pytest.fixture
-def consent_tables(clean_db: Any, migrate_db_for: Any) -> None:
+def two_records(consent_tables: None) -> None:
     """A clean database with the extension's tables, and two records on SEEDED_DAY."""
-    migrate_db_for("cookieconsent")
-    model.Session.execute(
-        sa.text(
-            "INSERT INTO cookieconsent_revision (revision, created, catalogue) "
-            "VALUES ('seeded', now(), '{}')"
-        )
-    )
-    start = datetime.datetime.fromisoformat(SEEDED_DAY).replace(tzinfo=datetime.timezone.utc)
-    for moment in (start, start + datetime.timedelta(hours=23, minutes=59, seconds=59)):
-        model.Session.add(
-            ConsentRecord(
-                consent_id="S" * 16, revision="seeded", choices={"necessary": True},
-                created=moment, method="banner", language="en",
-            )
-        )  # fmt: skip
-    model.Session.commit()
+    consent_records(day_bounds(SEEDED_DAY))
 
 
 @pytest.fixture
@@ -280,11 +263,7 @@ def test_purge_refuses_a_future_date(cli: Any, value: str) -> None:
 )
 def test_purge_accepts_every_allowed_cut_off(cli: Any, value: str, deleted: int) -> None:
     old = records.now() - datetime.timedelta(days=400)
-    model.Session.add(
-        ConsentRecord(consent_id="O" * 16, revision="seeded", choices={}, created=old,
-                      method="banner", language="en")
-    )  # fmt: skip
-    model.Session.commit()
+    consent_record(old, consent_id="O" * 16, choices={})
     result = _invoke(cli, "purge", "--older-than", value)
     assert result.exit_code == 0, result.output
     assert f"Deleted {deleted} consent record(s) made before " in result.output

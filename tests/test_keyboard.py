@@ -14,28 +14,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
 import pytest
+from helpers import DEMO_MARKS
 from playwright.sync_api import expect
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Locator, Page
 
 COOKIE = "cookies_preferences"
-DEMO = Path(__file__).resolve().parent.parent / "dev"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.ckan_config("ckan.plugins", "cookieconsent"),
-    # The demo: two categories to ask about, neither exempt (every switch starts off), and a
-    # gated frame on /about.
-    pytest.mark.ckan_config("ckanext.cookieconsent.catalogue", str(DEMO / "demo_catalogue.yaml")),
-    pytest.mark.ckan_config("extra_template_paths", str(DEMO / "demo_theme" / "templates")),
-    pytest.mark.ckan_config("extra_public_paths", str(DEMO / "demo_theme" / "public")),
-    pytest.mark.usefixtures("with_plugins"),
-]
+# The demo: two categories to ask about, neither exempt (every switch starts off), and a
+# gated frame on /about.
+pytestmark = DEMO_MARKS
 
 
 class Focus(TypedDict):

@@ -11,23 +11,15 @@ from typing import Any
 
 import pytest
 from flask import render_template_string
+from helpers import EXAMPLE, PLUGIN_MARKS, choose
 
-EXAMPLE = "ckanext.cookieconsent:examples/matomo-youtube.yaml"
 BANNER = 'id="cookieconsent-banner"'
 POLICY_THEME = Path(__file__).resolve().parent / "policy_theme" / "templates"
 GPC = {"Sec-GPC": "1"}
 GPC_SENTENCE = "Your browser sends the Global Privacy Control signal"
 MADE = "You made your choice on"
 
-pytestmark = [
-    pytest.mark.ckan_config("ckan.plugins", "cookieconsent"),
-    pytest.mark.usefixtures("with_plugins"),
-]
-
-
-def _choose(client: Any, action: str, **form: Any) -> None:
-    response = client.post("/cookies/consent", data={"action": action, **form})
-    assert response.status_code in (200, 303), response.status_code
+pytestmark = PLUGIN_MARKS
 
 
 def _summary(body: str) -> str:
@@ -137,7 +129,7 @@ def test_withdrawal_is_offered_only_while_something_optional_is_allowed(
     client = app.test_client()
     assert _refusal_button(client.get("/cookies").body) == "Reject all"  # no choice yet
 
-    _choose(client, action, **form)
+    assert choose(client, action, **form).status_code == 303
 
     body = client.get("/cookies").body
     assert MADE in _summary(body)
@@ -162,7 +154,7 @@ def test_gpc_sentence_only_until_a_choice_is_stored(app: Any) -> None:
 @pytest.mark.ckan_config("ckanext.cookieconsent.catalogue", EXAMPLE)
 def test_a_stored_choice_wins_over_gpc_on_the_policy_page(app: Any) -> None:
     client = app.test_client()
-    _choose(client, "accept_all")
+    assert choose(client, "accept_all").status_code == 303
 
     body = client.get("/cookies", headers=GPC).body
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 from fresh_tree import copy_tree
+from helpers import ckan_ini
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "Install into an existing CKAN"
@@ -103,31 +104,8 @@ def _ckan_environment(venv: Path) -> None:
 
 
 def _write_ini(path: Path) -> None:
-    path.write_text(
-        f"""[app:main]
-use = egg:ckan
-ckan.site_url = http://127.0.0.1:5000
-ckan.site_id = cookieconsent_readme
-sqlalchemy.url = {os.environ["CKAN_SQLALCHEMY_URL"]}
-SECRET_KEY = cookieconsent-readme-secret-key-of-32-bytes-or-more
-solr_url = http://127.0.0.1:8983/solr/unused
-ckan.plugins = cookieconsent
-
-# CKAN 2.11 reads these sections from every ini; CKAN's start-up logs go nowhere here.
-[loggers]
-keys = root
-[handlers]
-keys = null
-[formatters]
-keys =
-[logger_root]
-level = CRITICAL
-handlers = null
-[handler_null]
-class = NullHandler
-args = ()
-"""
-    )
+    database = os.environ["CKAN_SQLALCHEMY_URL"]
+    path.write_text(ckan_ini(site_id="cookieconsent_readme", database=database))
 
 
 def test_readme_install_section_runs_in_order(tmp_path: Path) -> None:

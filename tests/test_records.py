@@ -9,7 +9,6 @@ import io
 import logging
 import re
 import time
-from http.cookies import SimpleCookie
 from typing import Any
 
 import pytest
@@ -18,38 +17,19 @@ from ckan import model
 from ckan.cli.cli import ckan as ckan_command
 from ckan.tests import factories
 from ckan.tests.helpers import call_action
-from set_cookies import set_cookies
+from helpers import EXAMPLE, PLUGIN_MARKS, set_cookies
+from helpers import choose as _choose
+from helpers import consent_id as _consent_id
+from record_factories import consent_records, day_bounds, policy_revision
 
 from ckanext.cookieconsent import records
 from ckanext.cookieconsent.model import ConsentRecord
 
-EXAMPLE = "ckanext.cookieconsent:examples/matomo-youtube.yaml"
-UTC = datetime.timezone.utc
-
 pytestmark = [
-    pytest.mark.ckan_config("ckan.plugins", "cookieconsent"),
+    *PLUGIN_MARKS,
     pytest.mark.ckan_config("ckanext.cookieconsent.catalogue", EXAMPLE),
-    pytest.mark.usefixtures("with_plugins", "consent_tables"),
+    pytest.mark.usefixtures("consent_tables"),
 ]
-
-
-@pytest.fixture
-def consent_tables(clean_db: Any, migrate_db_for: Any) -> None:
-    """A clean database with the extension's tables (`ckan db upgrade -p cookieconsent`)."""
-    migrate_db_for("cookieconsent")
-
-
-def _choose(client: Any, action: str, **form: Any) -> Any:
-    return client.post("/cookies/consent", data={"action": action, **form}, follow_redirects=False)
-
-
-def _consent_id(response: Any) -> str:
-    for header in response.headers.getlist("Set-Cookie"):
-        cookie = SimpleCookie()
-        cookie.load(header)
-        if "cookies_preferences" in cookie:
-            return cookie["cookies_preferences"].value.split(":")[3]
-    raise AssertionError("no preferences cookie set")
 
 
 def _records() -> list[ConsentRecord]:
@@ -70,9 +50,14 @@ def test_a_choice_writes_exactly_one_record(app: Any) -> None:
 
 
 def test_a_record_holds_no_personal_data_beyond_the_consent_id(app: Any) -> None:
+    """The table the migrations made, as PostgreSQL has it (not the ORM's declaration),
+    and the row a choice wrote there."""
     _choose(app.test_client(), "accept_all")
-    columns = set(ConsentRecord.__table__.columns.keys())
+    model.Session.commit()
+    columns = {c["name"] for c in sa.inspect(model.meta.engine).get_columns("cookieconsent_record")}
     assert columns == {"id", "consent_id", "revision", "choices", "created", "method", "language"}
+    (row,) = model.Session.execute(sa.text("SELECT * FROM cookieconsent_record")).mappings()
+    assert set(row.keys()) == columns
 
 
 def test_the_record_shows_the_revision_text_it_answered(app: Any) -> None:
@@ -242,18 +227,23 @@ def test_a_database_failure_still_sets_the_cookie(app: Any, caplog: Any) -> None
 # --- Access ------------------------------------------------------------------------
 
 
-def test_anonymous_visitors_cannot_read_records(app: Any) -> None:
-    assert app.get("/ckan-admin/cookies", status=403)
-    assert app.get("/api/3/action/cookieconsent_stats", status=403)
-    assert app.get("/api/3/action/cookieconsent_record_show?consent_id=AAAAAAAAAAAAAAAA",
-                   status=403)  # fmt: skip
+RECORD_READERS = [
+    "/ckan-admin/cookies",
+    "/ckan-admin/cookies/export.csv",
+    "/api/3/action/cookieconsent_stats",
+    "/api/3/action/cookieconsent_record_show?consent_id=AAAAAAAAAAAAAAAA",
+]
 
 
-def test_ordinary_users_cannot_read_records(app: Any) -> None:
+@pytest.mark.parametrize("url", RECORD_READERS)
+def test_anonymous_visitors_cannot_read_records(app: Any, url: str) -> None:
+    assert app.get(url).status_code == 403
+
+
+@pytest.mark.parametrize("url", RECORD_READERS)
+def test_ordinary_users_cannot_read_records(app: Any, url: str) -> None:
     headers = {"Authorization": factories.UserWithToken()["token"]}
-    assert app.get("/ckan-admin/cookies", headers=headers, status=403)
-    assert app.get("/ckan-admin/cookies/export.csv", headers=headers, status=403)
-    assert app.get("/api/3/action/cookieconsent_stats", headers=headers, status=403)
+    assert app.get(url, headers=headers).status_code == 403
 
 
 def test_sysadmins_see_the_dashboard_with_its_chart(app: Any) -> None:
@@ -263,7 +253,7 @@ def test_sysadmins_see_the_dashboard_with_its_chart(app: Any) -> None:
     headers = {"Authorization": factories.SysadminWithToken()["token"]}
     body = app.get("/ckan-admin/cookies", headers=headers).body
     assert "2 records." in body
-    assert "50.0 %" in body  # one of two visitors accepted all
+    assert "50.0%" in body  # one of two visitors accepted all (English: no space)
     assert "<polyline" in body and "Third-party content" in body
     assert 'href="/ckan-admin/cookies"' in app.get("/ckan-admin", headers=headers).body
 
@@ -280,8 +270,10 @@ def test_record_show_gives_the_history_of_a_consent_id(app: Any) -> None:
 def test_record_show_refuses_bad_or_unknown_ids(app: Any) -> None:
     headers = {"Authorization": factories.SysadminWithToken()["token"]}
     url = "/api/3/action/cookieconsent_record_show?consent_id="
-    assert app.get(url + "AAAAAAAAAAAAAAAA", headers=headers, status=404)
-    body = app.get(url + "not-an-id", headers=headers, status=409).json
+    assert app.get(url + "AAAAAAAAAAAAAAAA", headers=headers).status_code == 404
+    response = app.get(url + "not-an-id", headers=headers)
+    assert response.status_code == 409
+    body = response.json
     assert "consent id" in body["error"]["consent_id"][0]
 
 
@@ -290,27 +282,8 @@ def test_record_show_refuses_bad_or_unknown_ids(app: Any) -> None:
 
 def _seed(*days: str) -> None:
     """Records made at the very start and end of each day (UTC)."""
-    app_choice = {"necessary": True, "statistics": True, "media": False}
-    for day in days:
-        start = datetime.datetime.fromisoformat(day).replace(tzinfo=UTC)
-        for moment in (start, start + datetime.timedelta(hours=23, minutes=59, seconds=59)):
-            model.Session.execute(
-                sa.text(
-                    "INSERT INTO cookieconsent_revision (revision, created, catalogue) "
-                    "VALUES ('seeded', now(), '{}') ON CONFLICT DO NOTHING"
-                )
-            )
-            model.Session.add(
-                ConsentRecord(
-                    consent_id="S" * 16,
-                    revision="seeded",
-                    choices=app_choice,
-                    created=moment,
-                    method="banner",
-                    language="en",
-                )
-            )
-    model.Session.commit()
+    choices = {"necessary": True, "statistics": True, "media": False}
+    consent_records([moment for day in days for moment in day_bounds(day)], choices=choices)
 
 
 def test_stats_over_a_period_include_both_boundary_days_whole(app: Any) -> None:
@@ -376,13 +349,8 @@ def test_export_csv_failing_before_it_starts_is_an_error_not_an_empty_file(
 def _seed_export_that_fails_midway(good: int) -> None:
     """`good` records, then one PostgreSQL holds and Python cannot read (year 12000: a
     timestamp PostgreSQL accepts, beyond datetime's year 9999). Reading fails on it, after
-    the first batch of records has been sent."""
-    model.Session.execute(
-        sa.text(
-            "INSERT INTO cookieconsent_revision (revision, created, catalogue) "
-            "VALUES ('seeded', now(), '{}') ON CONFLICT DO NOTHING"
-        )
-    )
+    the first batch of records has been sent. In SQL: the ORM cannot write that year."""
+    policy_revision()
     model.Session.execute(
         sa.text(
             "INSERT INTO cookieconsent_record (consent_id, revision, choices, created, method,"
@@ -435,9 +403,10 @@ def test_cli_export_failing_midway_is_a_one_line_error(cli: Any, tmp_path: Any) 
 
 def test_bad_dates_are_refused(app: Any) -> None:
     headers = {"Authorization": factories.SysadminWithToken()["token"]}
-    assert app.get("/ckan-admin/cookies?since=yesterday", headers=headers, status=400)
-    body = app.get("/api/3/action/cookieconsent_stats?until=2026-13-01", headers=headers,
-                   status=409).json  # fmt: skip
+    assert app.get("/ckan-admin/cookies?since=yesterday", headers=headers).status_code == 400
+    response = app.get("/api/3/action/cookieconsent_stats?until=2026-13-01", headers=headers)
+    assert response.status_code == 409
+    body = response.json
     assert "YYYY-MM-DD" in body["error"]["until"][0]
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import configparser
 import datetime
 import json
-import re
 from pathlib import Path
+from typing import Any
 
 import ckan.cli
 import ckan.plugins.toolkit as tk
@@ -15,8 +15,10 @@ import sqlalchemy.exc
 import yaml
 from ckan.config.declaration import Declaration
 from ckan.exceptions import CkanConfigurationException
+from ckan.types import Context
 
 from ckanext.cookieconsent import catalogue, config, googleanalytics, records
+from ckanext.cookieconsent.logic import schema
 
 # The CLI blanket registers what __all__ names (click groups are not plain functions).
 __all__ = ["cookieconsent"]
@@ -134,14 +136,39 @@ def _config_without_ckan(ini: str | None) -> None:
         )
 
 
+def _site_context() -> Context:
+    """The context of the CLI's action calls: the site user, authorisation skipped (whoever
+    runs `ckan -c INI` already holds the database)."""
+    site_user = tk.get_action("get_site_user")({"ignore_auth": True}, {})
+    return {"user": site_user["name"], "ignore_auth": True}
+
+
+def _call(action: str, params: dict[str, Any]) -> Any:
+    """Run an action as the site user; a refused parameter is a one-line usage error
+    naming the option (--since, --older-than ...)."""
+    try:
+        return tk.get_action(action)(_site_context(), params)
+    except tk.ValidationError as error:
+        raise _usage_error(error) from error
+
+
+def _usage_error(error: tk.ValidationError) -> click.BadParameter:
+    """The first refused parameter as click's one-line usage error about its option."""
+    name, messages = sorted(error.error_dict.items())[0]
+    message = messages[0] if isinstance(messages, list) and messages else messages
+    return click.BadParameter(str(message), param_hint=f"'--{name.replace('_', '-')}'")
+
+
 def _period(
     since: str | None, until: str | None
 ) -> tuple[datetime.datetime | None, datetime.datetime | None]:
     """--since and --until as instants (both days included), or a one-line usage error."""
+    params = {k: v for k, v in (("since", since), ("until", until)) if v is not None}
     try:
-        return records.period(since, until)
-    except records.PeriodError as error:
-        raise click.BadParameter(str(error), param_hint=f"'--{error.parameter}'") from error
+        bounds = schema.validate(params, schema.period())
+    except tk.ValidationError as error:
+        raise _usage_error(error) from error
+    return bounds.get("since"), bounds.get("until")
 
 
 @cookieconsent.command("stats")
@@ -149,7 +176,8 @@ def _period(
 @click.option("--until", help="Last day, YYYY-MM-DD (UTC), included.")
 def stats(since: str | None, until: str | None) -> None:
     """Print how visitors answer, as JSON."""
-    result = records.stats(*_period(since, until))
+    params = {k: v for k, v in (("since", since), ("until", until)) if v is not None}
+    result = _call("cookieconsent_stats", params)
     click.echo(json.dumps(result, indent=2, sort_keys=True))
 
 
@@ -179,59 +207,14 @@ def export(since: str | None, until: str | None, output: click.utils.LazyFile) -
 @click.option("--dry-run", is_flag=True, help="Print how many would be deleted; delete nothing.")
 def purge(older_than: str | None, dry_run: bool) -> None:
     """Delete consent records older than the retention period. Safe to run from cron."""
-    limit = _purge_limit(older_than)
-    if dry_run:
-        count = records.count_before(limit)
+    params: dict[str, Any] = {"dry_run": dry_run}
+    if older_than is not None:
+        params["older_than"] = older_than
+    result = _call("cookieconsent_record_purge", params)
+    if result["dry_run"]:
         click.echo(
-            f"Would delete {count} consent record(s) made before {limit.isoformat()} "
-            "(dry run: nothing deleted)."
+            f"Would delete {result['records']} consent record(s) made before "
+            f"{result['older_than']} (dry run: nothing deleted)."
         )
         return
-    deleted = records.purge(limit)
-    click.echo(f"Deleted {deleted} consent record(s) made before {limit.isoformat()}.")
-
-
-_DAYS = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also accepts "²"
-_BEFORE_ANY_RECORD = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
-
-
-def _purge_limit(older_than: str | None) -> datetime.datetime:
-    """The cut-off of --older-than: records made before it go. A one-line usage error if
-    it is neither a number of days nor a date, is in the future, or would delete the proof
-    of choices still in force (younger than cookie_max_age)."""
-    if older_than is None:
-        older_than = str(config.retention_days())  # check_retention() held at start-up
-    now = records.now()
-    if _DAYS.fullmatch(older_than):
-        digits = older_than.lstrip("0") or "0"
-        try:  # more days than since year 1: older than any record there can be
-            limit = now - datetime.timedelta(days=int(digits)) if len(digits) < 10 else None
-        except OverflowError:
-            limit = None
-        limit = limit or _BEFORE_ANY_RECORD
-    else:
-        try:
-            limit = records.parse_day(older_than)
-        except ValueError as error:
-            raise click.BadParameter(
-                f"expected a number of days or a date YYYY-MM-DD, not {older_than!r}.",
-                param_hint="'--older-than'",
-            ) from error
-    if limit > now:
-        raise click.BadParameter(
-            f"{older_than} is in the future: it would delete every record, "
-            "the proof of choices still in force included.",
-            param_hint="'--older-than'",
-        )
-    max_age = config.cookie_max_age()
-    newest = now - datetime.timedelta(seconds=max_age)
-    if limit > newest:
-        raise click.BadParameter(
-            f"{older_than} would delete records younger than "
-            f"ckanext.cookieconsent.cookie_max_age ({max_age} seconds, "
-            f"{config.min_retention_days()} days): the proof of a choice must be kept as long "
-            f"as the choice. Give at least {config.min_retention_days()} days, or a date on "
-            f"or before {newest.date().isoformat()}.",
-            param_hint="'--older-than'",
-        )
-    return limit
+    click.echo(f"Deleted {result['records']} consent record(s) made before {result['older_than']}.")

@@ -9,6 +9,8 @@ Format, version 1 (documented in README.md), fields joined by ``:``::
 need not be listed. The signature is an HMAC of everything before it, keyed from CKAN's
 SECRET_KEY: JavaScript can read the choice, nobody can forge one. Anything that does not
 parse, verify and match the current revision counts as "no choice yet".
+
+Pure: no Flask or CKAN import. Reading the choice of the current request is visitor.py's.
 """
 
 from __future__ import annotations
@@ -21,11 +23,8 @@ import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-import ckan.plugins.toolkit as tk
-
-from ckanext.cookieconsent import config
 from ckanext.cookieconsent.catalogue import Catalogue
 
 FORMAT_VERSION = "1"
@@ -35,13 +34,20 @@ CONSENT_ID_BYTES = 12  # 16 characters of base64url
 CONSENT_ID_PATTERN = re.compile(r"\A[A-Za-z0-9_-]{16}\Z")  # \Z: "$" would allow a final newline
 _TIME = re.compile(r"[0-9]{1,12}")
 _SIGNATURE = re.compile(rf"[A-Za-z0-9_-]{{{SIGNATURE_LENGTH}}}")
-# What a revision may hold (catalogue.py validates pinned ones the same way).
+# What a revision may hold (catalogue/fields.py validates pinned ones the same way).
 _REVISION = re.compile(r"[A-Za-z0-9._-]{1,32}")
 _CATEGORY_IDS = re.compile(r"[a-z0-9_/-]{0,400}")
 CLOCK_SKEW = 300  # seconds a choice may seem to come from the future (servers' clocks)
 
-# How the effective choice came about.
+# Where the choice in force comes from: a stored choice, Global Privacy Control, or
+# the default before any choice.
 Source = Literal["cookie", "gpc", "none"]
+
+# How a stored choice came about: the banner, the policy page, an embed's "Always allow",
+# a withdrawal (refusing all on the policy page after a choice), or Global Privacy Control
+# remembered. Views, records and signals all use these words.
+Method = Literal["banner", "policy", "embed", "withdrawal", "gpc"]
+METHODS: tuple[Method, ...] = get_args(Method)
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,7 @@ def default_choice(catalogue: Catalogue, *, gpc: bool) -> Choice:
         revision=catalogue.revision,
         granted=granted,
         source="gpc" if gpc else "none",
-        required=_required(catalogue),
+        required=catalogue.required_category_ids,
     )
 
 
@@ -100,7 +106,7 @@ def new_choice(catalogue: Catalogue, granted: Iterable[str], consent_id: str | N
         source="cookie",
         made_at=int(time.time()),
         consent_id=consent_id if is_consent_id(consent_id) else _new_id(),
-        required=_required(catalogue),
+        required=catalogue.required_category_ids,
     )
 
 
@@ -156,7 +162,7 @@ def parse(value: str | None, catalogue: Catalogue, secret: bytes, max_age: int) 
         source="cookie",
         made_at=int(made_at),
         consent_id=consent_id,
-        required=_required(catalogue),
+        required=catalogue.required_category_ids,
     )
 
 
@@ -178,46 +184,3 @@ def _sign(payload: str, secret: bytes) -> str:
 
 def _new_id() -> str:
     return secrets.token_urlsafe(CONSENT_ID_BYTES)
-
-
-def _required(catalogue: Catalogue) -> frozenset[str]:
-    return frozenset(c.id for c in catalogue.categories if c.required)
-
-
-# --- In a request -----------------------------------------------------------------
-
-
-def current(catalogue: Catalogue) -> Choice:
-    """The choice in force for this request, parsed once per request.
-
-    The stored choice if valid; otherwise the default, which is "refuse all optional"
-    when the browser sends Global Privacy Control (and the portal honours it).
-    """
-    from flask import g
-
-    cached = g.get("cookieconsent_choice")
-    if cached is not None and cached.revision == catalogue.revision:
-        return cached
-    stored = parse(
-        request_cookie(),
-        catalogue,
-        signing_key(tk.config.get("SECRET_KEY")),
-        config.cookie_max_age(),
-    )
-    choice = stored or default_choice(catalogue, gpc=gpc_signal())
-    g.cookieconsent_choice = choice
-    return choice
-
-
-def request_cookie() -> str | None:
-    """The preferences cookie as the request carries it (unchecked)."""
-    from flask import request
-
-    return request.cookies.get(config.cookie_name())
-
-
-def gpc_signal() -> bool:
-    """Whether the request carries Global Privacy Control and the portal honours it."""
-    from flask import request
-
-    return config.honor_gpc() and request.headers.get("Sec-GPC", "").strip() == "1"

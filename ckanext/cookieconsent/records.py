@@ -25,7 +25,6 @@ from ckanext.cookieconsent.model import ConsentRecord, PolicyRevision
 
 log = logging.getLogger(__name__)
 
-METHODS = ("banner", "policy", "embed", "withdrawal", "gpc")
 CSV_COLUMNS = ("created", "consent_id", "revision", "method", "language", "choices")
 
 
@@ -33,36 +32,16 @@ def now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def snapshot(current: catalogue.Catalogue) -> dict[str, Any]:
-    """The catalogue as visitors were shown it, every language included."""
-
-    def text(value: catalogue.Text) -> dict[str, str]:
-        return dict(value)
-
-    return {
-        "revision": current.revision,
-        "categories": [
-            {"id": c.id, "title": text(c.title), "description": text(c.description),
-             "required": c.required, "exempt": c.exempt}
-            for c in current.visible_categories
-        ],
-        "cookies": [
-            {"name": k.name, "category": k.category, "provider": text(k.provider),
-             "service": text(k.service), "location": k.location, "purpose": text(k.purpose),
-             "duration": {"seconds": k.duration.seconds, "text": text(k.duration.text)},
-             "party": k.party, "domain": k.domain, "path": k.path}
-            for k in current.cookies
-        ],
-    }  # fmt: skip
-
-
 # Revisions this process knows are stored: most choices then cost one INSERT, not two
 # (the catalogue is several KB of JSON). Forgotten on any failure, then written again.
 _stored_revisions: set[str] = set()
 
 
-def write(choice: consent.Choice, current: catalogue.Catalogue, method: str, language: str) -> bool:
-    """Store one record of `choice` (and its revision if new). False if it failed.
+def write(
+    choice: consent.Choice, current: catalogue.Catalogue, method: consent.Method, language: str
+) -> bool:
+    """Store one record of `choice` (and its revision if new), made by `method` (one of
+    consent.METHODS). False if it failed.
 
     The write waits at most `ckanext.cookieconsent.record_timeout_ms` for a lock or a
     statement (a locked or overloaded table): past that it fails, is logged, and the visitor
@@ -90,7 +69,7 @@ def write(choice: consent.Choice, current: catalogue.Catalogue, method: str, lan
 
 
 def _insert(
-    choice: consent.Choice, current: catalogue.Catalogue, method: str, language: str
+    choice: consent.Choice, current: catalogue.Catalogue, method: consent.Method, language: str
 ) -> None:
     session = model.Session
     # Local to this transaction: CKAN's other queries keep the server's settings.
@@ -105,7 +84,7 @@ def _insert(
     if current.revision not in _stored_revisions:
         session.execute(
             insert(PolicyRevision.__table__)
-            .values(revision=current.revision, created=now(), catalogue=snapshot(current))
+            .values(revision=current.revision, created=now(), catalogue=catalogue.snapshot(current))
             .on_conflict_do_nothing(index_elements=["revision"])
         )
     session.add(
@@ -150,7 +129,7 @@ def stats(
     """How visitors answer: totals, per revision, per category and per day."""
     records = _between(model.Session.query(ConsentRecord), since, until).all()
     # Required categories are always on: they say nothing about the visitor's answer.
-    required = {c.id for c in catalogue.current().categories if c.required}
+    required = catalogue.current().required_category_ids
     per_revision: dict[str, dict[str, Any]] = {}
     per_category: dict[str, dict[str, int]] = {}
     per_day: dict[str, dict[str, dict[str, int]]] = {}
@@ -237,16 +216,6 @@ _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _END_OF_TIME = datetime.datetime.max.replace(tzinfo=datetime.timezone.utc)
 
 
-class PeriodError(ValueError):
-    """A period that cannot be read: `parameter` names the faulty one (since or until),
-    `inverted` says whether both are dates but since is after until."""
-
-    def __init__(self, parameter: str, message: str, *, inverted: bool = False) -> None:
-        super().__init__(message)
-        self.parameter = parameter
-        self.inverted = inverted
-
-
 def parse_day(value: str, *, end: bool = False) -> datetime.datetime:
     """`YYYY-MM-DD` as the start of that day in UTC, or with `end` the start of the next
     day, so that a range from one day to another includes both days whole.
@@ -264,31 +233,6 @@ def parse_day(value: str, *, end: bool = False) -> datetime.datetime:
             return _END_OF_TIME
         day += datetime.timedelta(days=1)
     return datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.timezone.utc)
-
-
-def period(
-    since: str | None, until: str | None
-) -> tuple[datetime.datetime | None, datetime.datetime | None]:
-    """The instants bounding the days `since` to `until`, both included, either open.
-
-    PeriodError naming the parameter if one is not a date YYYY-MM-DD, or if `since` is
-    after `until`: an empty period is a mistake worth saying, not a question to answer
-    with nothing. (since == until is one whole day.)
-    """
-    bounds: list[datetime.datetime | None] = []
-    for name, value, end in (("since", since, False), ("until", until, True)):
-        try:
-            bounds.append(None if value is None else parse_day(value, end=end))
-        except ValueError as error:
-            raise PeriodError(name, f"Expected a date as YYYY-MM-DD, not {value!r}.") from error
-    start, stop = bounds
-    if start is not None and stop is not None and start >= stop:
-        raise PeriodError(
-            "since",
-            f"The first day (since, {since}) is after the last day (until, {until}).",
-            inverted=True,
-        )
-    return start, stop
 
 
 PURGE_BATCH = 10_000

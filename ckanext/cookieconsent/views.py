@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import logging
 import re
-from typing import Any
+from typing import Any, Literal, get_args
 from urllib.parse import unquote, urlsplit
 
 import ckan.plugins.toolkit as tk
@@ -15,16 +15,23 @@ from flask_wtf.csrf import validate_csrf
 from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
-from ckanext.cookieconsent import catalogue, charts, config, consent, records, signals
+from ckanext.cookieconsent import catalogue, charts, config, consent, records, signals, visitor
+from ckanext.cookieconsent.logic import schema
 
 log = logging.getLogger(__name__)
 
 cookieconsent = Blueprint("cookieconsent", __name__)
 
-ORIGINS = ("banner", "policy", "embed")
-# accept_all, refuse_all: every optional category; save: exactly the `granted` ones;
-# allow: one more `category` on top of the current choice (an embed's "Always allow").
-ACTIONS = ("accept_all", "refuse_all", "save", "allow")
+# The form's `origin` field: where the form was (its wire names are public form API).
+# Mapped once, in _method(), to how the choice came about (consent.Method).
+ORIGINS: tuple[consent.Method, ...] = ("banner", "policy", "embed")
+# The form's `action` field. accept_all, refuse_all: every optional category; save:
+# exactly the `granted` ones; allow: one more `category` on top of the current choice
+# (an embed's "Always allow").
+Action = Literal["accept_all", "refuse_all", "save", "allow"]
+ACTIONS: tuple[Action, ...] = get_args(Action)
+_ACTION_NAMES: dict[str, Action] = {a: a for a in ACTIONS}
+_ORIGIN_NAMES: dict[str, consent.Method] = {o: o for o in ORIGINS}
 # Characters browsers drop or reinterpret in a URL: tabs, newlines, backslashes.
 _UNSAFE_IN_PATH = re.compile(r"[\x00-\x20\x7f\\]")
 
@@ -51,53 +58,53 @@ def consent_post() -> Response:
     refusal = _refuse_forged_request()
     if refusal is not None:
         return refusal
-    action = request.form.get("action", "")
-    if action not in ACTIONS:
+    action = _ACTION_NAMES.get(request.form.get("action", ""))
+    if action is None:
         return _error(
             400,
             tk._("Unknown choice. Expected one of: {actions}.").format(actions=", ".join(ACTIONS)),
         )
 
-    current = catalogue.current()
-    previous = consent.current(current)
+    portal = catalogue.current()
+    previous = visitor.choice()
     if action == "accept_all":
-        granted: list[str] = list(current.optional_category_ids)
+        granted: list[str] = list(portal.optional_category_ids)
     elif action == "refuse_all":
         granted = []
     elif action == "allow":
         category = request.form.get("category", "")
-        if category not in current.optional_category_ids:
+        if category not in portal.optional_category_ids:
             return _error(400, tk._("Unknown category: {category}.").format(category=category))
         granted = [*previous.granted, category]
     else:
         granted = request.form.getlist("granted")
-    choice = consent.new_choice(current, granted, previous.consent_id)
+    choice = consent.new_choice(portal, granted, previous.consent_id)
 
     if _wants_json():
         response = jsonify(
-            {"choice": choice.as_dict(current), "message": tk._("Your choice has been saved.")}
+            {"choice": choice.as_dict(portal), "message": tk._("Your choice has been saved.")}
         )
     else:
         back = _safe_return_path(request.form.get("came_from"))
         response = redirect(back or tk.url_for("cookieconsent.policy"), code=303)
-    _store(response, choice)
-    _delete_refused_cookies(response, current, choice)
-    origin = request.form.get("origin", "")
-    method = origin if origin in ORIGINS else "banner"
-    if method == "policy" and action == "refuse_all" and previous.is_stored:
-        method = "withdrawal"
-    _record(choice, current, method)
-    signals.choice_made.send(
-        choice.consent_id, choice=choice, action=action, method=method,
-        language=tk.h.lang() or "",
-    )  # fmt: skip
+    _remember(response, portal, choice, _method(action, previous), action)
+    _delete_refused_cookies(response, portal, choice)
     return response
+
+
+def _method(action: Action, previous: consent.Choice) -> consent.Method:
+    """How a choice posted with the form's `origin` and `action` came about: refusing all
+    on the policy page after a stored choice is a withdrawal."""
+    method = _ORIGIN_NAMES.get(request.form.get("origin", ""), "banner")
+    if method == "policy" and action == "refuse_all" and previous.is_stored:
+        return "withdrawal"
+    return method
 
 
 @cookieconsent.after_app_request
 def _remember_gpc_default(response: Response) -> Response:
     """A page seen with Global Privacy Control and no choice yet: the refusal it implies
-    holds on every request from the header alone (consent.current). It is stored, cookie
+    holds on every request from the header alone (visitor.choice). It is stored, cookie
     and record, once, and only once the browser shows that it keeps cookies: it sends back
     CKAN's session cookie (set on its first page) or a preferences cookie (expired, of an
     older revision). Then the refusal is remembered, and its consent id, shown on the
@@ -115,33 +122,26 @@ def _remember_gpc_default(response: Response) -> Response:
         or not _keeps_cookies()
     ):
         return response
-    current = catalogue.current()
-    if consent.current(current).source != "gpc":
+    if visitor.choice().source != "gpc":
         return response
-    choice = consent.new_choice(current, [], None)
-    _store(response, choice)
-    _record(choice, current, "gpc")
-    signals.choice_made.send(
-        choice.consent_id, choice=choice, action="refuse_all", method="gpc",
-        language=tk.h.lang() or "",
-    )  # fmt: skip
+    portal = catalogue.current()
+    _remember(response, portal, consent.new_choice(portal, [], None), "gpc", "refuse_all")
     return response
 
 
-def _keeps_cookies() -> bool:
-    """Whether the browser returned a cookie this portal set: CKAN's session or ours."""
-    names = (tk.config.get("SESSION_COOKIE_NAME"), config.cookie_name())
-    return any(name in request.cookies for name in names)
+def _remember(
+    response: Response,
+    portal: catalogue.Catalogue,
+    choice: consent.Choice,
+    method: consent.Method,
+    action: Action,
+) -> None:
+    """Store `choice` in the preferences cookie of `response`, record it (proof of
+    consent) and tell subscribers of signals.choice_made. The one way a choice is kept.
 
-
-def _record(choice: consent.Choice, current: catalogue.Catalogue, method: str) -> None:
-    """Write the record of a choice. It never delays the answer beyond
-    `record_timeout_ms` and never fails it: records.write logs what went wrong."""
-    if config.records_enabled():
-        records.write(choice, current, method, tk.h.lang() or "")
-
-
-def _store(response: Response, choice: consent.Choice) -> None:
+    The record never delays the answer beyond `record_timeout_ms` and never fails it:
+    records.write logs what went wrong."""
+    language = tk.h.lang() or ""
     response.set_cookie(
         config.cookie_name(),
         consent.serialise(choice, consent.signing_key(tk.config.get("SECRET_KEY"))),
@@ -151,16 +151,27 @@ def _store(response: Response, choice: consent.Choice) -> None:
         secure=request.is_secure or config.public_origin_is_https(),
         httponly=False,  # the browser script reads the choice (cached pages, JS API)
     )
+    if config.records_enabled():
+        records.write(choice, portal, method, language)
+    signals.choice_made.send(
+        choice.consent_id, choice=choice, method=method, action=action, language=language
+    )
+
+
+def _keeps_cookies() -> bool:
+    """Whether the browser returned a cookie this portal set: CKAN's session or ours."""
+    names = (tk.config.get("SESSION_COOKIE_NAME"), config.cookie_name())
+    return any(name in request.cookies for name in names)
 
 
 def _delete_refused_cookies(
-    response: Response, current: catalogue.Catalogue, choice: consent.Choice
+    response: Response, portal: catalogue.Catalogue, choice: consent.Choice
 ) -> None:
     """Expire, in this response, the cookies of refused categories the browser sent,
     HttpOnly ones included (JavaScript could not delete those)."""
-    refused = {c.id for c in current.categories if not choice.allows(c.id)}
+    refused = {c.id for c in portal.categories if not choice.allows(c.id)}
     for name in request.cookies:
-        entry = current.entry_for(name, refused)
+        entry = portal.entry_for(name, refused)
         if entry is None:
             continue
         response.delete_cookie(name, path=entry.path or "/", domain=entry.domain)
@@ -239,10 +250,14 @@ def _error(status: int, message: str) -> Response:
 @cookieconsent.route("/ckan-admin/cookies")
 def dashboard() -> str:
     """How visitors answer: records, acceptance per revision, answers per category by day."""
-    _sysadmin_only()
     request.environ["__no_cache__"] = True  # records: never in a shared cache
     period = _period_from(request.args)
-    stats = tk.get_action("cookieconsent_stats")(_user_context(), dict(period))
+    try:
+        stats = tk.get_action("cookieconsent_stats")(_user_context(), dict(period))
+    except tk.NotAuthorized:
+        return tk.abort(403, _not_authorized())  # type: ignore[return-value]
+    except tk.ValidationError as error:
+        return tk.abort(400, _period_message(error))  # type: ignore[return-value]
     return tk.render(
         "cookieconsent/admin/dashboard.html",
         {"stats": stats, "chart": charts.answers_by_day(stats), "period": period},
@@ -258,9 +273,17 @@ def export() -> Response:
     with a `# export failed` line and aborts the transfer (records.export_csv), so that
     it cannot pass for a complete export.
     """
-    _sysadmin_only()
     period = _period_from(request.args)
-    chunks = records.export_csv(*records.period(period.get("since"), period.get("until")))
+    context = _user_context()
+    try:
+        # Whoever may read the statistics may read the records they count.
+        tk.check_access("cookieconsent_stats", context, dict(period))
+        bounds = schema.validate(dict(period), schema.period(), context)
+    except tk.NotAuthorized:
+        return tk.abort(403, _not_authorized())  # type: ignore[return-value]
+    except tk.ValidationError as error:
+        return tk.abort(400, _period_message(error))  # type: ignore[return-value]
+    chunks = records.export_csv(bounds.get("since"), bounds.get("until"))
     first = next(chunks)
     name = f"cookie-consents-{period.get('since', 'start')}-{period.get('until', 'now')}.csv"
     response = Response(
@@ -275,25 +298,22 @@ def export() -> Response:
 
 
 def _period_from(args: Any) -> dict[str, str]:
-    """`since` and `until` from the query string, checked: 400 unless each is a date
-    YYYY-MM-DD and `since` is not after `until`. Empty values are no bound."""
-    period = {k: args[k] for k in ("since", "until") if args.get(k)}
-    try:
-        records.period(period.get("since"), period.get("until"))
-    except records.PeriodError as error:
-        if error.inverted:
-            tk.abort(400, tk._("The first day of the period is after its last day."))
-        tk.abort(400, tk._("Dates must be given as YYYY-MM-DD."))
-    return period
+    """`since` and `until` from the query string; empty values (the dashboard's form
+    left blank) are no bound. The actions' schema checks them."""
+    return {k: args[k] for k in ("since", "until") if args.get(k)}
+
+
+def _period_message(error: tk.ValidationError) -> str:
+    """The page's message for a period the schema refused (400)."""
+    if schema.is_inverted_period(error):
+        return tk._("The first day of the period is after its last day.")
+    return tk._("Dates must be given as YYYY-MM-DD.")
+
+
+def _not_authorized() -> str:
+    return tk._("Only sysadmins can see the cookie consent records.")
 
 
 def _user_context() -> Any:
     user = tk.current_user
     return {"user": user.name if user.is_authenticated else ""}
-
-
-def _sysadmin_only() -> None:
-    try:
-        tk.check_access("cookieconsent_stats", _user_context(), {})
-    except tk.NotAuthorized:
-        tk.abort(403, tk._("Only sysadmins can see the cookie consent records."))

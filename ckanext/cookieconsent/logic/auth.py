@@ -1,5 +1,5 @@
-"""Who may do what: everyone reads the cookie catalogue; only sysadmins read the consent
-records (sysadmins pass every auth function, so these say no to everyone else).
+"""Who may do what: everyone reads the cookie catalogue; only sysadmins read and purge
+the consent records (sysadmins pass every auth function, so these say no to everyone else).
 
 A portal that wants otherwise overrides these names through IAuthFunctions
 (with @toolkit.chained_auth_function).
@@ -32,3 +32,7 @@ def cookieconsent_record_show(context: Context, data_dict: DataDict | None) -> A
 
 def cookieconsent_stats(context: Context, data_dict: DataDict | None) -> AuthResult:
     return {"success": False, "msg": tk._("Only sysadmins can read consent statistics.")}
+
+
+def cookieconsent_record_purge(context: Context, data_dict: DataDict | None) -> AuthResult:
+    return {"success": False, "msg": tk._("Only sysadmins can delete consent records.")}

@@ -1,0 +1,57 @@
+"""The visitor behind the current request: their choice, their Global Privacy Control signal.
+
+Public API for other extensions' Python code: :func:`allowed` says whether the visitor of the
+current request allows a category (``False`` outside a request). Templates have the helper
+``h.cookieconsent_allowed``, which answers the same.
+"""
+
+from __future__ import annotations
+
+import ckan.plugins.toolkit as tk
+from flask import g, has_request_context, request
+
+from ckanext.cookieconsent import catalogue, config, consent
+
+
+def choice() -> consent.Choice:
+    """The choice in force for this request, parsed once per request (cached on flask.g).
+
+    The stored choice if valid; otherwise the default, which is "refuse all optional"
+    when the browser sends Global Privacy Control (and the portal honours it).
+    """
+    portal = catalogue.current()
+    cached: consent.Choice | None = g.get("cookieconsent_choice")
+    if cached is not None and cached.revision == portal.revision:
+        return cached
+    stored = consent.parse(
+        request_cookie(),
+        portal,
+        consent.signing_key(tk.config.get("SECRET_KEY")),
+        config.cookie_max_age(),
+    )
+    found = stored or consent.default_choice(portal, gpc=gpc_signal())
+    g.cookieconsent_choice = found
+    return found
+
+
+def allowed(category: str) -> bool:
+    """Whether the visitor of the current request allows `category` (a category id).
+
+    Public API. Required categories are always allowed; exempt ones until the visitor
+    opts out (or sends Global Privacy Control); others only after consent. An unknown id
+    is never allowed, and neither is anything outside a request (a CLI command, a
+    background job): there is no visitor to ask.
+    """
+    if not has_request_context():
+        return False
+    return choice().allows(category)
+
+
+def request_cookie() -> str | None:
+    """The preferences cookie as the request carries it (unchecked)."""
+    return request.cookies.get(config.cookie_name())
+
+
+def gpc_signal() -> bool:
+    """Whether the request carries Global Privacy Control and the portal honours it."""
+    return config.honor_gpc() and request.headers.get("Sec-GPC", "").strip() == "1"
