@@ -13,13 +13,14 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 POT := ckanext/cookieconsent/i18n/ckanext-cookieconsent.pot
 
-.PHONY: help venv test lint i18n demo browser clean benchmark screenshots
+.PHONY: help venv test lint i18n docs demo browser clean benchmark screenshots
 
 help:
 	@echo "make demo       serve a demo CKAN $(CKAN_VERSION) portal with the extension on 127.0.0.1:$(PORT)"
 	@echo "make test       run the test suite against CKAN $(CKAN_VERSION) (CKAN_VERSION=2.11.6 for 2.11; needs npm)"
 	@echo "make lint       ruff and pyright"
 	@echo "make i18n       extract, update and compile the translations"
+	@echo "make docs       write the README's options table from the config declaration"
 	@echo "make benchmark  time the extension against CKAN baselines, refresh BENCHMARKS.md"
 	@echo "make screenshots  regenerate docs/*.png (temporary CKAN, demo catalogue and theme, headless chromium)"
 
@@ -63,6 +64,11 @@ i18n: $(STAMP)
 	$(BIN)/python setup.py -q update_catalog --no-fuzzy-matching
 	$(BIN)/python setup.py -q compile_catalog
 
+# The README's options table, from ckanext/cookieconsent/config_declaration.yaml
+# (tests/test_docs.py fails when they differ).
+docs: $(DEMO_STAMP)
+	$(BIN)/python dev/options_table.py
+
 demo: $(DEMO_STAMP)
 	$(BIN)/python dev/demo.py --port $(PORT)
 
@@ -77,7 +83,9 @@ benchmark: $(STAMP) $(NODE_STAMP) browser
 
 # The documentation's pictures (docs/*.png): a temporary PostgreSQL and CKAN with the demo
 # catalogue and theme, Debian's chromium; everything is stopped and deleted afterwards.
+# The CJK shots need fonts Debian's chromium does not bring (fonts-noto-cjk).
 screenshots: $(STAMP) browser
+	test -d /usr/share/fonts/opentype/noto || (apt-get update -qq && apt-get install -y -qq fonts-noto-cjk)
 	$(BIN)/python dev/screenshots.py
 
 clean:

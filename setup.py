@@ -7,6 +7,9 @@ setup(
             ("**.py", "python", None),
             ("**.js", "javascript", None),
             ("**/templates/**.html", "ckan", None),
+            # The shipped catalogues' English texts (dev/babel_catalogue.py).
+            ("**/builtin_catalogue.yaml", "dev.babel_catalogue:extract", None),
+            ("**/examples/*.yaml", "dev.babel_catalogue:extract", None),
         ],
     }
 )

@@ -2,7 +2,8 @@
 
 Starts a temporary embedded PostgreSQL and a CKAN server with the extension, the demo
 catalogue (dev/demo_catalogue.yaml) and the demo theme (dev/demo_theme/: a gated embed on
-/about), through the benchmarks' `Workspace` (benchmarks/ckan_server.py); opens the pages
+/about), through the benchmarks' `Workspace` (benchmarks/ckan_server.py, whose ini files
+come from dev/ckan_site.py); opens the pages
 in headless chromium (Debian's, /usr/bin/chromium, through Playwright), each shot in a
 fresh browser context (no cookie: the banner shows), writes the PNGs, then stops
 everything and deletes the temporary directory, also on error or Ctrl-C.
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from ckan_server import Workspace  # noqa: E402  # pyright: ignore[reportMissingImports]
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Page, ViewportSize
 
 DOCS = ROOT / "docs"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -41,8 +42,9 @@ OPTIONS = {
     "extra_template_paths": str(ROOT / "dev" / "demo_theme" / "templates"),
     "extra_public_paths": str(ROOT / "dev" / "demo_theme" / "public"),
 }
-DESKTOP = {"width": 1280, "height": 800}
-MOBILE = {"width": 375, "height": 667}
+ALL_LOCALES = {"ckan.locales_offered": "en fr ar ja de"}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+MOBILE: ViewportSize = {"width": 375, "height": 667}
 TIMEOUT_MS = 30_000
 
 
@@ -53,7 +55,7 @@ class Shot:
 
     name: str
     path: str
-    viewport: dict[str, int] = field(default_factory=lambda: DESKTOP)
+    viewport: ViewportSize = field(default_factory=lambda: DESKTOP)
     locale: str = "en-GB"
     mobile: bool = False
     before: Callable[[Page], None] | None = None
@@ -97,6 +99,16 @@ SHOTS = [
     ),
     Shot("preferences-dialog-en", "/about", before=_open_dialog),
     Shot("embed-placeholder-en", "/about", element="[data-cookieconsent-embed]"),
+    # Right-to-left and a CJK script (the portal offers every language CKAN ships).
+    Shot("banner-desktop-ar", "/ar/about", locale="ar", options=ALL_LOCALES),
+    Shot(
+        "banner-mobile-ja",
+        "/ja/about",
+        viewport=MOBILE,
+        locale="ja-JP",
+        mobile=True,
+        options=ALL_LOCALES,
+    ),
 ]
 
 
@@ -154,8 +166,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with Workspace() as workspace:
             print("PostgreSQL up; starting CKAN with the demo catalogue and theme ...", flush=True)
-            ini = workspace.configure(plugins=["cookieconsent"], options=OPTIONS)
-            workspace.ckan(ini, "db", "upgrade", "-p", "cookieconsent")
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
                     executable_path=str(CHROMIUM), args=CHROMIUM_ARGS

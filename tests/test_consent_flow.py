@@ -8,26 +8,17 @@ from typing import Any
 
 import ckan.plugins.toolkit as tk
 import pytest
-from set_cookies import set_cookies
+from helpers import EXAMPLE, PLUGIN_MARKS, set_cookie_headers, set_cookies
+from helpers import choose as _choose
 
 from ckanext.cookieconsent import catalogue, config, consent
 
-EXAMPLE = "ckanext.cookieconsent:examples/matomo-youtube.yaml"
 BANNER = 'id="cookieconsent-banner"'
 
 pytestmark = [
-    pytest.mark.ckan_config("ckan.plugins", "cookieconsent"),
+    *PLUGIN_MARKS,
     pytest.mark.ckan_config("ckanext.cookieconsent.catalogue", EXAMPLE),
-    pytest.mark.usefixtures("with_plugins"),
 ]
-
-
-def _choose(client: Any, action: str, **form: Any) -> Any:
-    return client.post(
-        "/cookies/consent",
-        data={"action": action, "came_from": "/about", **form},
-        follow_redirects=False,
-    )
 
 
 def _stored(response: Any) -> consent.Choice | None:
@@ -357,8 +348,7 @@ def test_withdrawal_deletes_the_third_party_cookie_on_its_domain_too(app: Any) -
     client = app.test_client()
     _choose(client, "accept_all")
     client.set_cookie("YSC", "x", domain="test.ckan.net")
-    headers = [h for h in _choose(client, "refuse_all").headers.getlist("Set-Cookie")
-               if h.startswith("YSC=")]  # fmt: skip
+    headers = set_cookie_headers(_choose(client, "refuse_all"), "YSC")
     assert any("Domain=.youtube.com" in h or "Domain=youtube.com" in h for h in headers)
     assert any("Domain" not in h for h in headers)
 
@@ -408,8 +398,10 @@ def test_policy_page_lists_every_cookie_with_its_columns(app: Any) -> None:
 
 def test_policy_page_in_french(app: Any) -> None:
     body = app.get("/fr/cookies").body
-    for text in ("Politique de cookies", "Nom du prestataire", "Service et emplacement",
-                 "13 mois", "Tiers", "Tout refuser"):  # fmt: skip
+    # The CNIL's words for the cookie table: émetteur, durée de vie.
+    for text in ("Politique de cookies", "Émetteur", "Service et partie du site",
+                 "Durée de vie", "13\u00a0mois", "Tiers", "Tout refuser",
+                 "pages publiques"):  # fmt: skip
         assert text in body
 
 

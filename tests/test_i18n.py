@@ -28,25 +28,8 @@ def _messages(catalogue) -> dict[object, object]:
     return {frozen(m.id): frozen(m.string) for m in catalogue if m.id}
 
 
-def test_every_extracted_message_is_in_both_catalogues() -> None:
-    with (I18N / f"{DOMAIN}.pot").open("rb") as handle:
-        template = set(_messages(read_po(handle)))
-    for lang in ("fr", "en"):
-        assert set(_messages(_catalogue(lang, "po"))) == template, lang
-
-
-def test_every_french_message_is_translated() -> None:
-    untranslated = [
-        m.id for m in _catalogue("fr", "po") if m.id and (not m.string or "fuzzy" in m.flags)
-    ]
-    assert untranslated == []
-
-
-@pytest.mark.parametrize("lang", ["fr", "en"])
-def test_compiled_catalogue_matches_its_source(lang: str) -> None:
-    """The committed .mo was compiled from the committed .po (run `make i18n`)."""
-    source = {k: v for k, v in _messages(_catalogue(lang, "po")).items() if v and any(v)}
-    assert _messages(_catalogue(lang, "mo")) == source
+# Completeness, placeholders and compiled catalogues of every locale, French and English
+# included: test_i18n_locales.py.
 
 
 @pytest.mark.ckan_config("ckan.plugins", "cookieconsent")

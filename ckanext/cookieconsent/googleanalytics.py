@@ -24,6 +24,7 @@ from ckan.exceptions import CkanConfigurationException
 
 from ckanext.cookieconsent import config
 from ckanext.cookieconsent.catalogue import Catalogue
+from ckanext.cookieconsent.catalogue.texts import N_  # other languages: the .po files
 
 PLUGIN = "googleanalytics"
 CATEGORY_OPTION = "ckanext.cookieconsent.googleanalytics_category"
@@ -32,31 +33,33 @@ CATEGORY_OPTION = "ckanext.cookieconsent.googleanalytics_category"
 # (developers.google.com/analytics/devguides/collection/ga4/cookie-usage and, for
 # Universal Analytics' analytics.js, .../analyticsjs/cookie-usage).
 _PROVIDER = {"en": "Google (Google Analytics)", "fr": "Google (Google Analytics)"}
-_SERVICE = {"en": "Audience measurement", "fr": "Mesure d'audience"}
+_SERVICE = {"en": N_("Audience measurement"), "fr": "Mesure d'audience"}
 _PURPOSES: dict[str, dict[str, str]] = {
     "_ga": {
-        "en": "Tell visitors apart to count them; holds a random identifier of your browser.",
+        "en": N_("Tell visitors apart to count them; holds a random identifier of your browser."),
         "fr": (
-            "Distinguer les visiteurs pour les compter ; contient un identifiant aléatoire "
+            "Distinguer les visiteurs pour les compter\u202f; contient un identifiant aléatoire "
             "de votre navigateur."
         ),
     },
     "_ga_": {
-        "en": "Keep the state of your current visit: when it started, how many pages were seen.",
+        "en": N_(
+            "Keep the state of your current visit: when it started, how many pages were seen."
+        ),
         "fr": (
-            "Conserver l'état de la visite en cours : quand elle a commencé, combien de pages "
+            "Conserver l'état de la visite en cours\u00a0: quand elle a commencé, combien de pages "
             "ont été vues."
         ),
     },
     "_gid": {
-        "en": "Tell visitors apart over one day; holds a random identifier of your browser.",
+        "en": N_("Tell visitors apart over one day; holds a random identifier of your browser."),
         "fr": (
-            "Distinguer les visiteurs sur une journée ; contient un identifiant aléatoire de "
+            "Distinguer les visiteurs sur une journée\u202f; contient un identifiant aléatoire de "
             "votre navigateur."
         ),
     },
     "_gat": {
-        "en": "Limit how many requests are sent to Google Analytics.",
+        "en": N_("Limit how many requests are sent to Google Analytics."),
         "fr": "Limiter le nombre de requêtes envoyées à Google Analytics.",
     },
 }

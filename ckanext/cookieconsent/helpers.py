@@ -7,9 +7,12 @@ import re
 from typing import Any
 
 import ckan.plugins.toolkit as tk
+import flask_babel
+from babel import Locale
+from babel.numbers import format_decimal, parse_pattern
 from markupsafe import Markup, escape
 
-from ckanext.cookieconsent import catalogue, config, consent
+from ckanext.cookieconsent import catalogue, config, visitor
 
 _SCRIPT_TAG = re.compile(r"<script\b([^>]*)>", re.IGNORECASE)
 _TYPE_ATTRIBUTE = re.compile(r"""\stype\s*=\s*(["'])([^"']*)\1""", re.IGNORECASE)
@@ -22,22 +25,19 @@ def cookieconsent_allowed(category: str) -> bool:
     Required categories are always allowed; exempt ones until the visitor opts out;
     others only after consent. An unknown id is never allowed.
     """
-    return consent.current(catalogue.current()).allows(category)
+    return visitor.allowed(category)
 
 
 def cookieconsent_choice() -> dict[str, Any]:
     """The visitor's choice: revision, source (`cookie`, `gpc` or `none`), time,
     consent id and, for each category shown to visitors, whether it is allowed."""
-    current = catalogue.current()
-    return consent.current(current).as_dict(current)
+    return visitor.choice().as_dict(catalogue.current())
 
 
 def cookieconsent_banner_needed() -> bool:
     """Whether to ask: there is something to consent to (a category that is neither
     required nor exempt), no valid choice for this revision, and no Global Privacy Control."""
-    current = catalogue.current()
-    needs_consent = any(not (c.required or c.exempt) for c in current.visible_categories)
-    return needs_consent and consent.current(current).source == "none"
+    return catalogue.current().asks_for_consent and visitor.choice().source == "none"
 
 
 def cookieconsent_offers_choice() -> bool:
@@ -49,16 +49,38 @@ def cookieconsent_offers_choice() -> bool:
 
 def cookieconsent_gpc() -> bool:
     """Whether the request carries Global Privacy Control (and the portal honours it)."""
-    return consent.gpc_signal()
+    return visitor.gpc_signal()
 
 
 def cookieconsent_choice_date() -> str | None:
-    """When the visitor made their choice, formatted for the page's language."""
-    made_at = consent.current(catalogue.current()).made_at
+    """When the visitor made their choice, as CKAN writes dates in the page's language
+    (Babel's "long" date and time, in `ckan.display_timezone`): "29 novembre 2026,
+    10:05:00 TU", "29. November 2026, 10:05:00 UTC". Not `with_hours`: CKAN's pattern
+    for it is English ("MMMM d, YYYY"), "le novembre 29, 2026" in French."""
+    made_at = visitor.choice().made_at
     if made_at is None:
         return None
     moment = datetime.datetime.fromtimestamp(made_at, tz=datetime.timezone.utc)
-    return tk.h.render_datetime(moment, with_hours=True)
+    return tk.h.render_datetime(moment, with_seconds=True)
+
+
+def _locale() -> Locale:
+    """The request's locale, as CKAN's own Babel formatting (flask-babel) uses it."""
+    return flask_babel.get_locale() or Locale.parse(tk.h.lang() or "en")
+
+
+def cookieconsent_number(number: float) -> str:
+    """A count in the page's language: "12 345" in French, "12.345" in German."""
+    return format_decimal(number, locale=_locale())
+
+
+def cookieconsent_percent(share: float, decimals: int = 1) -> str:
+    """A share (0-1) as a percentage in the page's language, with `decimals` digits
+    after the separator: "54,5 %" in French, "54.5%" in English, "%54,5" in Turkish."""
+    locale = _locale()
+    pattern = parse_pattern(locale.percent_formats[None])
+    pattern.frac_prec = (decimals, decimals)
+    return pattern.apply(share, locale)
 
 
 def cookieconsent_policy() -> dict[str, Any]:
@@ -68,7 +90,8 @@ def cookieconsent_policy() -> dict[str, Any]:
 
 def cookieconsent_categories() -> list[dict[str, Any]]:
     """The categories a visitor is asked about (with cookies, or required), in order."""
-    return [c for c in cookieconsent_policy()["categories"] if c["cookies"] or c["required"]]
+    visible = {c.id for c in catalogue.current().visible_categories}
+    return [c for c in cookieconsent_policy()["categories"] if c["id"] in visible]
 
 
 def cookieconsent_category_title(category: str) -> str:
@@ -123,13 +146,13 @@ def cookieconsent_text(name: str, default: str) -> str:
 def cookieconsent_script_settings() -> dict[str, Any]:
     """What the browser script needs (rendered with |tojson)."""
     current = catalogue.current()
-    choice = consent.current(current)
+    choice = visitor.choice()
     settings = {
         "cookieName": config.cookie_name(),
         # The value the server accepted as this visitor's choice: the script trusts the
         # cookie only while it still holds it (see storedChoice() in cookieconsent.js).
         "stored": {
-            "value": consent.request_cookie(),
+            "value": visitor.request_cookie(),
             "granted": sorted(choice.granted),
             "madeAt": choice.made_at,
             "consentId": choice.consent_id,
@@ -137,15 +160,13 @@ def cookieconsent_script_settings() -> dict[str, Any]:
         if choice.is_stored
         else None,
         "policyUrl": tk.url_for("cookieconsent.policy"),
+        # For the date the script writes after a choice: the one the server writes in.
+        "timeZone": str(tk.h.get_display_timezone()),
         "revision": current.revision,
         "honorGpc": config.honor_gpc(),
         "categories": [c.id for c in current.visible_categories],
-        "required": [c.id for c in current.visible_categories if c.required],
+        "required": sorted(current.required_category_ids),
         "exempt": [c.id for c in current.visible_categories if c.exempt],
-        "cookies": [
-            {"name": c.name, "category": c.category, "domain": c.domain, "path": c.path}
-            for c in current.cookies
-            if not current.category(c.category).required  # type: ignore[union-attr]
-        ],
+        "cookies": catalogue.script_cookies(current),
     }
     return settings

@@ -252,16 +252,25 @@
 
   // The policy page's summary and its refusal button follow a choice made in the page.
   // Their wording comes from the server, in the page's language (data- attributes).
+  // As the server writes it (Babel's "long" date and time, CKAN's display time zone), in
+  // the page's language. CKAN writes <html lang> as a BCP 47 tag ("pt-BR"); a theme that
+  // overrides its `htmltag` block may write CKAN's own "pt_BR": Intl would refuse it.
   function formatDate(seconds) {
+    var moment = new Date(seconds * 1000);
+    var lang = (document.documentElement.lang || "").replace(/_/g, "-") || undefined;
     var options = {
-      year: "numeric", month: "long", day: "numeric", hour: "2-digit", minute: "2-digit",
-      hourCycle: "h23", timeZone: "UTC", timeZoneName: "short"  // as the server writes it
+      dateStyle: "long", timeStyle: "long", timeZone: settings.timeZone || "UTC",
+      numberingSystem: "latn"  // Babel's digits, in Arabic and Persian too
     };
     try {
-      return new Intl.DateTimeFormat(document.documentElement.lang || undefined, options)
-        .format(new Date(seconds * 1000));
-    } catch (error) {
-      return new Date(seconds * 1000).toUTCString();
+      return new Intl.DateTimeFormat(lang, options).format(moment);
+    } catch (error) {  // a tag or a time zone this browser does not know
+      try {
+        return new Intl.DateTimeFormat(lang, {dateStyle: "long", timeStyle: "long",
+                                              numberingSystem: "latn"}).format(moment);
+      } catch (ignored) {
+        return moment.toUTCString();
+      }
     }
   }
 
