@@ -280,7 +280,8 @@ def test_durations_are_worded_by_babel_in_any_language(lang: str, text: str) -> 
     [
         ("fr", "Session (supprimé à la fermeture du navigateur)"),
         ("fr_BE", "Session (supprimé à la fermeture du navigateur)"),  # the base language
-        ("de", "Session (deleted when the browser closes)"),  # no German catalogue: English
+        ("de", "Sitzung (wird beim Schließen des Browsers gelöscht)"),
+        ("xx", "Session (deleted when the browser closes)"),  # no such catalogue: English
     ],
 )
 def test_session_text_comes_from_the_gettext_catalogue_outside_a_request(
@@ -309,10 +310,12 @@ def test_snapshot_words_durations_in_every_language_of_the_catalogue(tmp_path: P
     cookie = A_COOKIE.replace("purpose: Count visits", "purpose: {de: Besuche zählen, en: Count}")
     snapshot = catalogue.snapshot(_load(tmp_path, f"cookies:{cookie}"))
     matomo = snapshot["cookies"][-1]
-    assert matomo["duration"]["text"] == {
+    words = matomo["duration"]["text"]
+    assert {lang: words[lang] for lang in ("de", "en", "fr")} == {
         "de": "13 Monate",
         "en": "13 months",
         "fr": "13\u00a0mois",
     }
+    assert {"ar", "ja", "pt_BR"} <= set(words)  # every language the portal can show
     remember = snapshot["cookies"][1]  # `duration_text` in the built-in file: as written
     assert remember["duration"]["text"] == {"en": "17.5 hours", "fr": "17,5 heures"}

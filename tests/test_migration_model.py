@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -14,15 +12,10 @@ from ckanext.cookieconsent import model
 pytestmark = [pytest.mark.usefixtures("with_plugins")]
 
 
-def _ours(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    table = obj if type_ == "table" else getattr(obj, "table", None)
-    return (name if type_ == "table" else getattr(table, "name", None)) in model.TABLES
-
-
 def test_the_migrated_tables_match_the_model() -> None:
     with ckan_model.meta.engine.connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"include_object": _ours, "compare_type": True}
+            connection, opts={"include_object": model.include_object, "compare_type": True}
         )
         differences = compare_metadata(context, model.ConsentRecord.metadata)
     assert differences == []
@@ -38,6 +31,8 @@ def test_the_comparison_sees_a_difference_when_there_is_one() -> None:
             table.to_metadata(metadata)
     sa.Index("cookieconsent_record_method_idx", metadata.tables["cookieconsent_record"].c.method)
     with ckan_model.meta.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"include_object": _ours})
+        context = MigrationContext.configure(
+            connection, opts={"include_object": model.include_object}
+        )
         differences = compare_metadata(context, metadata)
     assert [d[0] for d in differences] == ["add_index"]

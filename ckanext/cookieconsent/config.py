@@ -35,6 +35,10 @@ def gate_googleanalytics() -> bool:
     return tk.config.get("ckanext.cookieconsent.gate_googleanalytics")
 
 
+def googleanalytics_api_token_events() -> bool:
+    return tk.config.get("ckanext.cookieconsent.googleanalytics_api_token_events")
+
+
 def googleanalytics_category() -> str:
     return tk.config.get("ckanext.cookieconsent.googleanalytics_category")
 

@@ -22,7 +22,7 @@ from typing import Any
 import ckan.plugins as p
 from ckan.exceptions import CkanConfigurationException
 
-from ckanext.cookieconsent import config
+from ckanext.cookieconsent import config, visitor
 from ckanext.cookieconsent.catalogue import Catalogue
 from ckanext.cookieconsent.catalogue.texts import N_  # other languages: the .po files
 
@@ -193,3 +193,26 @@ def _tracking() -> tuple[str, str]:
     # Imported by name: an optional extension, present only when it is enabled.
     ga_config: Any = importlib.import_module("ckanext.googleanalytics.config")
     return ga_config.tracking_mode(), ga_config.tracking_id()
+
+
+# --- Server-side events ---------------------------------------------------------------
+
+
+def skip_server_event() -> bool:
+    """Whether ckanext-googleanalytics must drop the event of this request (an API call, a
+    download): unless gating is off, the visitor behind it must allow the category, as for
+    the browser tag. A request authenticated by an API token comes from a program; its
+    events follow the same rule unless `googleanalytics_api_token_events` says to send them.
+    """
+    if not config.gate_googleanalytics():
+        return False
+    if config.googleanalytics_api_token_events() and _authenticated_by_api_token():
+        return False
+    return not visitor.allowed(config.googleanalytics_category())
+
+
+def _authenticated_by_api_token() -> bool:
+    from flask import g
+
+    # Set by CKAN's load_user_from_request when the Authorization header carried a token.
+    return bool(g.get("login_via_auth_header"))

@@ -11,6 +11,15 @@ from sqlalchemy.dialects.postgresql import JSONB
 TABLES = ("cookieconsent_revision", "cookieconsent_record")
 
 
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Alembic's filter: the extension's tables (and their indexes), not CKAN's, which
+    share the metadata."""
+    table = obj if type_ == "table" else getattr(obj, "table", None)
+    return (name if type_ == "table" else getattr(table, "name", None)) in TABLES
+
+
 class PolicyRevision(tk.BaseModel):
     """A revision of the policy, with the full catalogue visitors were shown: stored once."""
 

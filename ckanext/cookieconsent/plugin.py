@@ -9,6 +9,11 @@ from ckan.lib.plugins import DefaultTranslation
 
 from ckanext.cookieconsent import catalogue, config, googleanalytics
 
+try:  # ckanext-googleanalytics is optional: its hook for server-side events
+    from ckanext.googleanalytics.interfaces import IGoogleAnalytics  # pyright: ignore[reportMissingImports]
+except ImportError:
+    IGoogleAnalytics = None
+
 
 @tk.blanket.config_declarations
 @tk.blanket.helpers
@@ -20,6 +25,8 @@ class CookieConsentPlugin(p.SingletonPlugin, DefaultTranslation):
     p.implements(p.IConfigurer)
     p.implements(p.IConfigurable)
     p.implements(p.ITranslation)
+    if IGoogleAnalytics is not None:
+        p.implements(IGoogleAnalytics, inherit=True)
 
     # IConfigurer
 
@@ -47,3 +54,9 @@ class CookieConsentPlugin(p.SingletonPlugin, DefaultTranslation):
 
     # ITranslation: DefaultTranslation finds i18n/ next to this package and
     # uses the "ckanext-cookieconsent" domain.
+
+    # IGoogleAnalytics: its server-side events (API calls, downloads) follow the visitor's
+    # choice like its browser tag.
+
+    def googleanalytics_skip_event(self, data: object) -> bool:
+        return googleanalytics.skip_server_event()

@@ -92,6 +92,21 @@ def consent_post() -> Response:
     return response
 
 
+@cookieconsent.route("/.well-known/gpc.json")
+def gpc_support() -> Response:
+    """The Global Privacy Control support resource (GPC specification, section 3.5): says
+    that this portal honours the signal. Absent (404) when the portal does not."""
+    if not config.honor_gpc():
+        return tk.abort(404)  # type: ignore[return-value]
+    updated = catalogue.current().updated
+    document: dict[str, Any] = {"gpc": True}
+    if updated is not None:
+        document["lastUpdate"] = updated.isoformat()
+    response = jsonify(document)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 def _method(action: Action, previous: consent.Choice) -> consent.Method:
     """How a choice posted with the form's `origin` and `action` came about: refusing all
     on the policy page after a stored choice is a withdrawal."""

@@ -105,9 +105,11 @@ def _unit_text(count: int, unit: str, lang: str) -> str:
             locale = babel.Locale.parse(candidate)
         except (babel.UnknownLocaleError, ValueError):
             continue
-        text = babel.units.format_unit(count, f"duration-{unit}", length="long", locale=locale)
-        # Where CLDR lacks the pattern, Babel writes "13 duration-month": try the next.
         number = babel.numbers.format_decimal(count, locale=locale)
-        if text not in (f"{number} duration-{unit}", f"{number} {unit}"):
-            return text
+        # Where CLDR lacks the long pattern (pt, ja, ar…), Babel writes "13 duration-month":
+        # the short one ("13 meses", "13 か月") still beats another language's words.
+        for length in ("long", "short"):
+            text = babel.units.format_unit(count, f"duration-{unit}", length=length, locale=locale)
+            if text != f"{number} duration-{unit}":
+                return text
     return f"{count} {unit}{'' if count == 1 else 's'}"  # unreachable: English has them all

@@ -7,12 +7,14 @@ next day (both days included, UTC), purge's `older_than` the instant before whic
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import ckan.plugins.toolkit as tk
-from ckan.lib.i18n import get_locales_from_config
+from ckan.lib.i18n import get_ckan_i18n_dir, get_locales_from_config
 from ckan.types import (
     Context,
     DataDict,
@@ -74,7 +76,15 @@ def known_category(value: Any) -> Any:
 
 
 def offered_language(value: Any) -> Any:
-    return _one_of(sorted(get_locales_from_config()), "language")(value)
+    """Any language CKAN ships or the portal offers, not only `ckan.locales_offered`: API
+    clients may read the policy in a language the portal's pages do not offer."""
+    return _one_of(_known_languages(), "language")(value)
+
+
+@functools.lru_cache(maxsize=1)
+def _known_languages() -> list[str]:
+    shipped = {p.name for p in Path(get_ckan_i18n_dir()).iterdir() if p.is_dir()}
+    return sorted({"en", *get_locales_from_config(), *(x for x in shipped if x[0] != "_")})
 
 
 def consent_id(value: Any) -> Any:

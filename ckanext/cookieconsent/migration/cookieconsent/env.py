@@ -26,22 +26,16 @@ VERSION_TABLE = f"{os.path.basename(os.path.dirname(__file__))}_alembic_version"
 target_metadata = model.ConsentRecord.metadata
 
 
-def include_object(
-    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
-) -> bool:
-    table = obj if type_ == "table" else getattr(obj, "table", None)
-    table_name = name if type_ == "table" else getattr(table, "name", None)
-    return table_name in model.TABLES
+# What both modes tell alembic: our tables only, our version table.
+OPTIONS: dict[str, Any] = {
+    "target_metadata": target_metadata,
+    "include_object": model.include_object,
+    "version_table": VERSION_TABLE,
+}
 
 
 def run_migrations_offline() -> None:
-    context.configure(
-        url=config.get_main_option("sqlalchemy.url"),
-        target_metadata=target_metadata,
-        include_object=include_object,
-        literal_binds=True,
-        version_table=VERSION_TABLE,
-    )
+    context.configure(url=config.get_main_option("sqlalchemy.url"), literal_binds=True, **OPTIONS)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -53,12 +47,7 @@ def run_migrations_online() -> None:
         poolclass=pool.NullPool,
     )
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            include_object=include_object,
-            version_table=VERSION_TABLE,
-        )
+        context.configure(connection=connection, **OPTIONS)
         with context.begin_transaction():
             context.run_migrations()
 
