@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-EXAMPLE = "ckanext.cookieconsent:examples/matomo-youtube.yaml"
-DEMO = str(Path(__file__).resolve().parent.parent / "dev" / "demo_catalogue.yaml")
+from helpers import DEMO_CATALOGUE as DEMO
+from helpers import EXAMPLE
 
 pytestmark = [
     pytest.mark.ckan_config("ckan.plugins", "cookieconsent"),

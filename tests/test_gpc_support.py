@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-EXAMPLE = "ckanext.cookieconsent:examples/matomo-youtube.yaml"
+from helpers import EXAMPLE
 
 pytestmark = [
     pytest.mark.ckan_config("ckan.plugins", "cookieconsent"),

@@ -12,6 +12,7 @@ import ckan
 import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from helpers import EXAMPLE, VALUES
 
 from ckanext.cookieconsent import catalogue
 
@@ -25,7 +26,6 @@ SHIPPED = sorted(p.name for p in I18N.iterdir() if p.is_dir())
 # the extension keeps a copy of its Tagalog catalogue.
 RTL = {"ar", "he", "fa_IR"}
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
-EXAMPLE = "ckanext.cookieconsent:examples/matomo-youtube.yaml"
 
 
 def _po(lang: str) -> Any:
@@ -86,7 +86,7 @@ def _key(message: Any) -> Any:
 
 @pytest.mark.parametrize("lang", SHIPPED)
 def test_builtin_catalogue_texts_exist_in_every_locale(lang: str) -> None:
-    loaded = catalogue.load(EXAMPLE, _values())
+    loaded = catalogue.load(EXAMPLE, VALUES)
     english = catalogue.translate
     missing = [
         (entry.name if hasattr(entry, "name") else entry.id, field)
@@ -98,16 +98,6 @@ def test_builtin_catalogue_texts_exist_in_every_locale(lang: str) -> None:
         and getattr(entry, field).get("en")  # proper names given once ("CKAN") stay
     ]
     assert missing == []
-
-
-def _values() -> dict[str, str]:
-    return {
-        "session_cookie": "ckan",
-        "session_duration": "session",
-        "remember_cookie": "remember_token",
-        "preferences_cookie": "cookies_preferences",
-        "preferences_max_age": "15552000",
-    }
 
 
 def _msgstr(po: Any, msgid: str) -> str:
