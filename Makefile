@@ -79,6 +79,7 @@ browser:
 	  || (apt-get update -qq && apt-get install -y -qq chromium nginx-light openssl)
 
 benchmark: $(STAMP) $(NODE_STAMP) browser
+	test -x /usr/bin/wrk || (apt-get update -qq && apt-get install -y -qq wrk)  # saturation
 	$(BIN)/python benchmarks/run.py
 
 # The documentation's pictures (docs/*.png): a temporary PostgreSQL and CKAN with the demo

@@ -26,6 +26,8 @@ import bench_api
 import bench_pages
 import bench_paint
 import bench_records
+import bench_saturation
+import bench_scale
 import bench_weight
 from ckan_server import Workspace
 from measure import Settings
@@ -39,6 +41,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     bench_pages.KEY: bench_pages.run,
     bench_weight.KEY: bench_weight.run,
     bench_paint.KEY: bench_paint.run,
+    bench_saturation.KEY: bench_saturation.run,
+    bench_scale.KEY: bench_scale.run,
 }
 
 
@@ -64,13 +68,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--seconds", type=float, default=defaults.seconds, help="cap per endpoint and round"
     )
+    parser.add_argument(
+        "--records",
+        type=int,
+        default=defaults.records,
+        help=f"consent records `{bench_scale.KEY}` generates (default: {defaults.records:,})",
+    )
     parser.add_argument("--no-write", action="store_true", help="leave BENCHMARKS.md alone")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
-    if args.rounds < 1 or args.requests < 1 or args.seconds <= 0:
-        parser.error("--rounds, --requests and --seconds must be positive")
+    if args.rounds < 1 or args.requests < 1 or args.seconds <= 0 or args.records < 1:
+        parser.error("--rounds, --requests, --seconds and --records must be positive")
     if importlib.util.find_spec("waitress") is None:
         parser.error("waitress is missing: `pip install -e '.[dev]'` (make venv)")
 
@@ -79,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     # platformdirs warns when XDG_RUNTIME_DIR is unset (as under root); it does not matter.
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
-    settings = Settings(rounds=args.rounds, requests=args.requests, seconds=args.seconds)
+    settings = Settings(
+        rounds=args.rounds, requests=args.requests, seconds=args.seconds, records=args.records
+    )
     command = shlex.join(["python", "benchmarks/run.py", *(argv or sys.argv[1:])])
     setup = f"{machine()}; CKAN served by waitress"
     when = datetime.now(timezone.utc)

@@ -23,10 +23,11 @@ sys.path.insert(0, str(ROOT / "dev"))
 
 from embedded_pg import EmbeddedPostgres  # noqa: E402
 
-# The browser fixtures (live_server, browser, new_page, page, tls_proxy). pytest imports
+# The browser fixtures (live_server, browser, new_page, page, tls_proxy) and the two
+# servers behind nginx (cluster, in cluster_fixtures.py). pytest imports
 # the plugin by name: this folder is on sys.path (rootdir-relative "prepend" import mode,
 # no __init__.py), as it is for the tests' `from helpers import ...`.
-pytest_plugins = ["browser_fixtures"]
+pytest_plugins = ["browser_fixtures", "cluster_fixtures"]
 
 _embedded: EmbeddedPostgres | None = None
 

@@ -181,6 +181,20 @@ def stats(since: str | None, until: str | None) -> None:
     click.echo(json.dumps(result, indent=2, sort_keys=True))
 
 
+@cookieconsent.command("rebuild-stats")
+def rebuild_stats() -> None:
+    """Count the daily answers again from the records.
+
+    Needed only after records were written with the table's triggers off (a restore
+    with `session_replication_role = replica`, say): the triggers keep them otherwise."""
+    try:
+        rows = records.rebuild_daily_counts()
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise click.ClickException(f"The rebuild failed: {reason}") from error
+    click.echo(f"Daily counts rebuilt: {rows} row(s).")
+
+
 @cookieconsent.command("export")
 @click.option("--since", help="First day, YYYY-MM-DD (UTC), included.")
 @click.option("--until", help="Last day, YYYY-MM-DD (UTC), included.")

@@ -8,7 +8,13 @@ Format, version 1 (documented in README.md), fields joined by ``:``::
 ``/`` (empty: all refused). The revision fixes which categories were asked, so refused ones
 need not be listed. The signature is an HMAC of everything before it, keyed from CKAN's
 SECRET_KEY: JavaScript can read the choice, nobody can forge one. Anything that does not
-parse, verify and match the current revision counts as "no choice yet".
+parse and verify counts as "no choice yet".
+
+A choice made under another revision of the policy (an older one, or a newer one while
+servers are updated one by one) still holds for what did not change for the visitor
+(`carry_over`): a refusal stands; a category they allowed stays allowed while its
+cookies and exemption are the same; a new category, or new cookies in an allowed one,
+is asked about, alone.
 
 Pure: no Flask or CKAN import. Reading the choice of the current request is visitor.py's.
 """
@@ -21,11 +27,11 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from ckanext.cookieconsent.catalogue import Catalogue
+from ckanext.cookieconsent.catalogue import Catalogue, Policy
 
 FORMAT_VERSION = "1"
 MAX_COOKIE_BYTES = 512
@@ -61,6 +67,9 @@ class Choice:
     made_at: int | None = None
     consent_id: str | None = None
     required: frozenset[str] = field(default_factory=frozenset)
+    # Categories to consent to that the stored choice did not answer (it was made under
+    # another revision): refused until the visitor answers, and what the banner asks.
+    pending: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def is_stored(self) -> bool:
@@ -77,6 +86,7 @@ class Choice:
             "made_at": self.made_at,
             "consent_id": self.consent_id,
             "categories": {c.id: self.allows(c.id) for c in catalogue.visible_categories},
+            "pending": sorted(self.pending),
         }
 
 
@@ -96,18 +106,26 @@ def default_choice(catalogue: Catalogue, *, gpc: bool) -> Choice:
     )
 
 
-def new_choice(catalogue: Catalogue, granted: Iterable[str], consent_id: str | None) -> Choice:
-    """A choice made now. Unknown or required ids in `granted` are dropped; the visitor's
-    consent id is kept across changes so that their history can be followed."""
-    optional = set(catalogue.optional_category_ids)
+def new_choice(
+    answered: Catalogue | Policy, granted: Iterable[str], consent_id: str | None
+) -> Choice:
+    """A choice made now, answering the catalogue in force or a stored revision's policy.
+    Unknown or required ids in `granted` are dropped; the visitor's consent id is kept
+    across changes so that their history can be followed."""
+    policy = _policy(answered)
+    optional = set(policy.optional_category_ids)
     return Choice(
-        revision=catalogue.revision,
+        revision=policy.revision,
         granted=frozenset(g for g in granted if g in optional),
         source="cookie",
         made_at=int(time.time()),
         consent_id=consent_id if is_consent_id(consent_id) else _new_id(),
-        required=catalogue.required_category_ids,
+        required=policy.required,
     )
+
+
+def _policy(answered: Catalogue | Policy) -> Policy:
+    return answered.policy if isinstance(answered, Catalogue) else answered
 
 
 def serialise(choice: Choice, secret: bytes) -> str:
@@ -123,9 +141,20 @@ def serialise(choice: Choice, secret: bytes) -> str:
     return f"{payload}:{_sign(payload, secret)}"
 
 
-def parse(value: str | None, catalogue: Catalogue, secret: bytes, max_age: int) -> Choice | None:
-    """The stored choice, or None when the value is absent, malformed, oversized, forged,
-    expired or made for another revision of the policy.
+# The policy of another revision (past, or newer during an update), or None if unknown.
+PolicyOf = Callable[[str], Policy | None]
+
+
+def parse(
+    value: str | None,
+    now: Catalogue | Policy,
+    secret: bytes,
+    max_age: int,
+    policy_of: PolicyOf | None = None,
+) -> Choice | None:
+    """The stored choice as it stands under `now` (the catalogue in force, or another
+    revision's policy), or None when the value is absent, malformed, oversized, forged
+    or expired, or was made under another revision whose policy `policy_of` does not know.
 
     Never raises, whatever the bytes: the value comes from the browser, and any page on
     this host or a sibling subdomain can plant it. Every field's alphabet is checked before
@@ -149,21 +178,58 @@ def parse(value: str | None, catalogue: Catalogue, secret: bytes, max_age: int) 
     payload = value[: -len(signature) - 1]
     if not hmac.compare_digest(signature.encode("ascii"), _sign(payload, secret).encode("ascii")):
         return None
-    if revision != catalogue.revision:
-        return None
     if not -CLOCK_SKEW <= time.time() - int(made_at) <= max_age:
         return None
     granted_ids = frozenset(granted.split("/")) if granted else frozenset()
-    if not granted_ids <= set(catalogue.optional_category_ids):
+    policy = _policy(now)
+    if revision == policy.revision:
+        answered: Policy | None = policy
+    else:
+        answered = policy_of(revision) if policy_of is not None else None
+    if answered is None or not granted_ids <= set(answered.optional_category_ids):
         return None
+    granted_now, pending = carry_over(granted_ids, answered, policy)
     return Choice(
-        revision=revision,
-        granted=granted_ids,
+        revision=policy.revision,
+        granted=granted_now,
         source="cookie",
         made_at=int(made_at),
         consent_id=consent_id,
-        required=catalogue.required_category_ids,
+        required=policy.required,
+        pending=pending,
     )
+
+
+def carry_over(
+    granted: frozenset[str], answered: Policy, now: Policy
+) -> tuple[frozenset[str], frozenset[str]]:
+    """What a choice made under the policy `answered` grants under `now`, and what it
+    leaves to ask (pending), category by category:
+
+    - refused then: refused still, whatever changed in it (a refusal stands);
+    - allowed then, on the same terms now: allowed;
+    - allowed then, but with new cookies (or a new party), or then exempt (on by default,
+      which is no consent) and no longer: asked again;
+    - new (not shown then): asked, or on by default if exempt.
+    """
+    allowed: set[str] = set()
+    pending: set[str] = set()
+    for category, terms in now.terms.items():
+        then = answered.terms.get(category)
+        if then is None:
+            (allowed if terms.exempt else pending).add(category)
+        elif category not in granted:
+            continue
+        elif terms.exempt or (terms.cookies <= then.cookies and not then.exempt):
+            allowed.add(category)
+        else:
+            pending.add(category)
+    return frozenset(allowed), frozenset(pending)
+
+
+def is_revision(value: object) -> bool:
+    """Whether `value` has the shape of a revision."""
+    return isinstance(value, str) and _REVISION.fullmatch(value) is not None
 
 
 def is_consent_id(value: object) -> bool:

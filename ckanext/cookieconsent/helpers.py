@@ -12,7 +12,7 @@ from babel import Locale
 from babel.numbers import format_decimal, parse_pattern
 from markupsafe import Markup, escape
 
-from ckanext.cookieconsent import catalogue, config, visitor
+from ckanext.cookieconsent import bundles, catalogue, config, rendering, visitor
 
 _SCRIPT_TAG = re.compile(r"<script\b([^>]*)>", re.IGNORECASE)
 _TYPE_ATTRIBUTE = re.compile(r"""\stype\s*=\s*(["'])([^"']*)\1""", re.IGNORECASE)
@@ -36,8 +36,23 @@ def cookieconsent_choice() -> dict[str, Any]:
 
 def cookieconsent_banner_needed() -> bool:
     """Whether to ask: there is something to consent to (a category that is neither
-    required nor exempt), no valid choice for this revision, and no Global Privacy Control."""
-    return catalogue.current().asks_for_consent and visitor.choice().source == "none"
+    required nor exempt), and either no valid choice and no Global Privacy Control, or a
+    choice made under another revision that left something new to ask (its `pending`)."""
+    choice = visitor.choice()
+    return catalogue.current().asks_for_consent and (
+        choice.source == "none" or bool(choice.pending)
+    )
+
+
+def cookieconsent_banner() -> Markup:
+    """The consent banner for this request (cookieconsent/snippets/banner.html, rendered
+    once per revision and language, with this visitor's CSRF field and return path)."""
+    return rendering.banner()
+
+
+def cookieconsent_revision() -> str:
+    """The revision of the policy in force (which a choice form answers)."""
+    return catalogue.current().revision
 
 
 def cookieconsent_offers_choice() -> bool:
@@ -113,6 +128,7 @@ def cookieconsent_gate_scripts(html: str, category: str) -> Markup:
     wait for `category`: inert now, started by our script once allowed."""
     if cookieconsent_allowed(category):
         return Markup(html)
+    bundles.include("cookieconsent/cookieconsent-gate-js")  # what starts them once allowed
 
     def inert(tag: re.Match[str]) -> str:
         attributes = tag.group(1)
@@ -170,3 +186,19 @@ def cookieconsent_script_settings() -> dict[str, Any]:
         "cookies": catalogue.script_cookies(current),
     }
     return settings
+
+
+# --- Our webassets bundles (bundles.py): resolved once per process in production. ---------
+
+
+def cookieconsent_asset(name: str) -> str:
+    """Include our webassets bundle `name` ("cookieconsent/cookieconsent-css") once in the
+    page, as `{% asset %}` does (CKAN's `render_assets` renders its tags), with its URLs
+    resolved once per process in production. Renders nothing itself."""
+    bundles.include(name)
+    return ""
+
+
+def cookieconsent_asset_urls(*names: str) -> list[str]:
+    """The URLs of these bundles, for the script to load them when first needed."""
+    return bundles.urls(*names)

@@ -8,7 +8,7 @@ import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-TABLES = ("cookieconsent_revision", "cookieconsent_record")
+TABLES = ("cookieconsent_revision", "cookieconsent_record", "cookieconsent_daily")
 
 
 def include_object(
@@ -59,3 +59,16 @@ class ConsentRecord(tk.BaseModel):
             "method": self.method,
             "language": self.language,
         }
+
+
+class DailyCount(tk.BaseModel):
+    """How many records of one UTC day answered one revision with one set of answers.
+    Written only by the records table's triggers (migration 5b2e9d4c7a10): whatever
+    writes records, by any means, the counts follow in the same transaction."""
+
+    __tablename__ = "cookieconsent_daily"
+
+    day = sa.Column(sa.Date, primary_key=True)
+    revision = sa.Column(sa.String(32), primary_key=True)
+    choices = sa.Column(JSONB, primary_key=True)
+    records = sa.Column(sa.BigInteger, nullable=False)

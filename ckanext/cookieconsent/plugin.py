@@ -7,7 +7,7 @@ import ckan.plugins.toolkit as tk
 from ckan.common import CKANConfig
 from ckan.lib.plugins import DefaultTranslation
 
-from ckanext.cookieconsent import catalogue, config, googleanalytics
+from ckanext.cookieconsent import catalogue, config, googleanalytics, records, rendering
 
 try:  # ckanext-googleanalytics is optional: its hook for server-side events
     from ckanext.googleanalytics.interfaces import IGoogleAnalytics  # pyright: ignore[reportMissingImports]
@@ -51,6 +51,8 @@ class CookieConsentPlugin(p.SingletonPlugin, DefaultTranslation):
         )
         if googleanalytics.loaded():
             googleanalytics.put_our_templates_first(config_)
+        rendering.forget()  # rendered with the templates and texts of before
+        records.forget_revisions()  # perhaps of another database
 
     # ITranslation: DefaultTranslation finds i18n/ next to this package and
     # uses the "ckanext-cookieconsent" domain.

@@ -12,6 +12,7 @@ import datetime
 import io
 import logging
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,9 +22,12 @@ from ckan import model
 from sqlalchemy.dialects.postgresql import insert
 
 from ckanext.cookieconsent import catalogue, config, consent
-from ckanext.cookieconsent.model import ConsentRecord, PolicyRevision
+from ckanext.cookieconsent.model import ConsentRecord, DailyCount, PolicyRevision
 
 log = logging.getLogger(__name__)
+
+# Rows per chunk of the CSV export: ~100 KB, a few MB of memory at most.
+EXPORT_CHUNK_ROWS = 1000
 
 CSV_COLUMNS = ("created", "consent_id", "revision", "method", "language", "choices")
 
@@ -81,24 +85,123 @@ def _insert(
         ),
         {"timeout": timeout},
     )
-    if current.revision not in _stored_revisions:
-        session.execute(
-            insert(PolicyRevision.__table__)
-            .values(revision=current.revision, created=now(), catalogue=catalogue.snapshot(current))
-            .on_conflict_do_nothing(index_elements=["revision"])
-        )
+    # A choice answers the catalogue in force, or (a banner shown by a server on another
+    # revision, during an update) a revision that is stored already: its policy was read.
+    answered = current.policy if choice.revision == current.revision else policy_of(choice.revision)
+    if answered is None:
+        raise LookupError(f"revision {choice.revision} is not stored")
+    if choice.revision == current.revision and current.revision not in _stored_revisions:
+        session.execute(_revision_insert(current))
     session.add(
         ConsentRecord(
             consent_id=choice.consent_id,
-            revision=current.revision,
-            choices={c.id: choice.allows(c.id) for c in current.visible_categories},
+            revision=answered.revision,
+            choices={c: choice.allows(c) for c in answered.categories},
             created=now(),
             method=method,
             language=language[:16],
         )
     )
     session.commit()
-    _stored_revisions.add(current.revision)
+    if choice.revision == current.revision:
+        _stored_revisions.add(current.revision)
+
+
+# The policies of stored revisions, by revision: a revision never changes once stored.
+# Unknown ones are looked up again after a while (another server may store it soon).
+_known_policies: dict[str, catalogue.Policy] = {}
+_unknown_until: dict[str, float] = {}
+UNKNOWN_REVISION_RETRY = 60.0  # seconds
+_MAX_UNKNOWN = 1024
+
+
+def policy_of(revision: str) -> catalogue.Policy | None:
+    """The policy of `revision` (its categories and their terms), from its stored
+    catalogue; None if it is not stored (or cannot be read now). Read from the database once per
+    process: a visitor's cookie made under another revision (before an update, or by a
+    server already updated) is then judged by what changed for them (consent.carry_over).
+
+    The revision comes from a signed cookie: only this portal's servers can name one.
+    """
+    known = _known_policies.get(revision)
+    if known is not None:
+        return known
+    if time.monotonic() < _unknown_until.get(revision, 0.0):
+        return None
+    try:
+        stored = model.Session.execute(
+            sa.select(PolicyRevision.__table__.c.catalogue).where(
+                PolicyRevision.__table__.c.revision == revision
+            )
+        ).scalar()
+        policy = catalogue.policy_of_snapshot(stored) if stored is not None else None
+    except (sqlalchemy.exc.SQLAlchemyError, KeyError, TypeError):
+        model.Session.rollback()
+        log.exception("Could not read the stored catalogue of revision %s", revision)
+        policy = None
+    if policy is None:
+        if len(_unknown_until) >= _MAX_UNKNOWN:
+            _unknown_until.clear()
+        _unknown_until[revision] = time.monotonic() + UNKNOWN_REVISION_RETRY
+        return None
+    _known_policies[revision] = policy
+    return policy
+
+
+def forget_revisions() -> None:
+    """Forget what this process knows of stored revisions (a new configuration, perhaps
+    another database): they are read again when needed."""
+    global _retry_storing_at
+    _stored_revisions.clear()
+    _known_policies.clear()
+    _unknown_until.clear()
+    _retry_storing_at = 0.0
+
+
+_retry_storing_at = 0.0
+
+
+def ensure_revision_stored(current: catalogue.Catalogue) -> None:
+    """Store the revision in force once per process, before any visitor answers it: a
+    server on another revision (a rolling update) may receive the answer to this one's
+    banner, and reads its policy from the database. A set lookup once stored; after a
+    failure (tables not created yet), tried again a minute later, logged once."""
+    global _retry_storing_at
+    if current.revision in _stored_revisions or time.monotonic() < _retry_storing_at:
+        return
+    try:
+        model.Session.execute(_revision_insert(current))
+        model.Session.commit()
+        _stored_revisions.add(current.revision)
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        model.Session.rollback()
+        if not _retry_storing_at:
+            log.warning("Could not store the policy revision %s: %s", current.revision, error)
+        _retry_storing_at = time.monotonic() + UNKNOWN_REVISION_RETRY
+
+
+def store_revision(current: catalogue.Catalogue) -> None:
+    """Store the catalogue in force as its revision's (once), without a record: so that
+    choices made under it can be carried over by servers on another revision, with
+    consent records switched off too. A failure is logged, never raised.
+
+    Written at each choice (a no-op once stored): unlike records, nothing here would
+    notice that the database lost it (a restore)."""
+    try:
+        model.Session.execute(_revision_insert(current))
+        model.Session.commit()
+    except sqlalchemy.exc.SQLAlchemyError:
+        model.Session.rollback()
+        log.exception("Could not store the policy revision %s", current.revision)
+
+
+def _revision_insert(current: catalogue.Catalogue) -> Any:
+    """Store `current`'s revision with its catalogue, unless it is stored already."""
+    return (
+        insert(PolicyRevision.__table__)
+        .values(revision=current.revision, created=now(), catalogue=catalogue.snapshot(current))
+        .on_conflict_do_nothing(index_elements=["revision"])
+    )
 
 
 def history(consent_id: str) -> list[dict[str, Any]]:
@@ -126,37 +229,90 @@ def _between(query: Any, since: datetime.datetime | None, until: datetime.dateti
 def stats(
     since: datetime.datetime | None = None, until: datetime.datetime | None = None
 ) -> dict[str, Any]:
-    """How visitors answer: totals, per revision, per category and per day."""
-    records = _between(model.Session.query(ConsentRecord), since, until).all()
+    """How visitors answer: totals, per revision, per category and per day (UTC).
+
+    Counted from the daily counts the records table's triggers keep (cookieconsent_daily:
+    one row per day, revision and set of answers, a few thousand rows for millions of
+    records), summed here: memory and time grow with days and revisions, not records.
+    The triggers count whatever writes records (a choice, a restore, a bulk import by
+    SQL, a purge). A period that does not start and end at midnight UTC is counted from
+    the records themselves, grouped the same way by PostgreSQL.
+    """
+    if _at_midnight(since) and _at_midnight(until):
+        daily = DailyCount.__table__
+        query: Any = sa.select(daily.c.revision, daily.c.day, daily.c.choices, daily.c.records)
+        if since is not None:
+            query = query.where(daily.c.day >= since.astimezone(datetime.timezone.utc).date())
+        if until is not None:
+            query = query.where(daily.c.day < until.astimezone(datetime.timezone.utc).date())
+    else:
+        table = ConsentRecord.__table__
+        day = sa.cast(sa.func.timezone("UTC", table.c.created), sa.Date).label("day")
+        query = _between(
+            sa.select(table.c.revision, day, table.c.choices, sa.func.count().label("records")),
+            since,
+            until,
+        ).group_by(table.c.revision, day, table.c.choices)
+    groups = model.Session.execute(query)
     # Required categories are always on: they say nothing about the visitor's answer.
     required = catalogue.current().required_category_ids
+    total = 0
     per_revision: dict[str, dict[str, Any]] = {}
     per_category: dict[str, dict[str, int]] = {}
     per_day: dict[str, dict[str, dict[str, int]]] = {}
-    for record in records:
-        optional = {k: v for k, v in record.choices.items() if k not in required}
+    for revision_id, record_day, choices, records in groups:
+        total += records
+        optional = {k: v for k, v in choices.items() if k not in required}
         revision = per_revision.setdefault(
-            record.revision, {"records": 0, "accepted_all": 0, "refused_all": 0}
+            revision_id, {"records": 0, "accepted_all": 0, "refused_all": 0}
         )
-        revision["records"] += 1
-        revision["accepted_all"] += bool(optional) and all(optional.values())
-        revision["refused_all"] += not any(optional.values())
-        day = per_day.setdefault(record.created.date().isoformat(), {})
+        revision["records"] += records
+        revision["accepted_all"] += records if optional and all(optional.values()) else 0
+        revision["refused_all"] += 0 if any(optional.values()) else records
+        day_counts = per_day.setdefault(record_day.isoformat(), {})
         for category, allowed in optional.items():
+            answer = "allowed" if allowed else "refused"
             counts = per_category.setdefault(category, {"allowed": 0, "refused": 0})
-            counts["allowed" if allowed else "refused"] += 1
-            day_counts = day.setdefault(category, {"allowed": 0, "refused": 0})
-            day_counts["allowed" if allowed else "refused"] += 1
+            counts[answer] += records
+            in_day = day_counts.setdefault(category, {"allowed": 0, "refused": 0})
+            in_day[answer] += records
     for revision in per_revision.values():
         revision["acceptance_rate"] = round(revision["accepted_all"] / revision["records"], 4)
     return {
-        "total": len(records),
+        "total": total,
         "since": since.isoformat() if since else None,
         "until": until.isoformat() if until else None,
         "revisions": per_revision,
         "categories": per_category,
         "days": dict(sorted(per_day.items())),
     }
+
+
+def _at_midnight(moment: datetime.datetime | None) -> bool:
+    """Whether `moment` is absent or the start of a day in UTC (as parse_day gives)."""
+    if moment is None:
+        return True
+    utc = moment.astimezone(datetime.timezone.utc)
+    return utc.time() == datetime.time(0) and moment.tzinfo is not None
+
+
+def rebuild_daily_counts() -> int:
+    """Count the daily answers again from the records (after a restore that bypassed
+    triggers, e.g. with `session_replication_role = replica`); the number of rows."""
+    session = model.Session
+    session.execute(sa.delete(DailyCount.__table__))
+    table = ConsentRecord.__table__
+    day = sa.cast(sa.func.timezone("UTC", table.c.created), sa.Date)
+    grouped = sa.select(day, table.c.revision, table.c.choices, sa.func.count()).group_by(
+        day, table.c.revision, table.c.choices
+    )
+    result: Any = session.execute(
+        sa.insert(DailyCount.__table__).from_select(
+            ["day", "revision", "choices", "records"], grouped
+        )
+    )
+    session.commit()
+    return result.rowcount or 0
 
 
 def export_csv(since: datetime.datetime | None, until: datetime.datetime | None) -> Iterator[str]:
@@ -196,15 +352,18 @@ def export_csv(since: datetime.datetime | None, until: datetime.datetime | None)
                     " ".join(f"{k}={int(v)}" for k, v in sorted(row.choices.items())),
                 ])  # fmt: skip
                 written += 1
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
+                # The first record alone (it proves the query runs), then chunks: one
+                # write per row would cost the server more than the rows themselves.
+                if written == 1 or written % EXPORT_CHUNK_ROWS == 0:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
         except Exception as error:
             if not written:
                 raise  # nothing sent yet: the caller reports it as it reports any error
             # One line: the server logs the traceback of the error raised again below.
             log.error("The consent records export failed after %d record(s): %r", written, error)
-            yield (
+            yield buffer.getvalue() + (  # the records read so far, then the failure
                 f"# export failed after {written} record(s): {type(error).__name__};"
                 " see the server log\n"
             )

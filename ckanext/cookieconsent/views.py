@@ -66,19 +66,27 @@ def consent_post() -> Response:
         )
 
     portal = catalogue.current()
-    previous = visitor.choice()
+    answered = _policy_shown(portal)
+    previous = visitor.choice_under(answered)
+    # The banner asking again after a change of policy asks only about what is new for
+    # the visitor (previous.pending): their other answers stand, whichever they press.
+    asked_again = bool(previous.pending) and request.form.get("origin") == "banner"
     if action == "accept_all":
-        granted: list[str] = list(portal.optional_category_ids)
+        granted: list[str] = (
+            [*previous.granted, *previous.pending]
+            if asked_again
+            else list(answered.optional_category_ids)
+        )
     elif action == "refuse_all":
-        granted = []
+        granted = list(previous.granted) if asked_again else []
     elif action == "allow":
         category = request.form.get("category", "")
-        if category not in portal.optional_category_ids:
+        if category not in answered.optional_category_ids:
             return _error(400, tk._("Unknown category: {category}.").format(category=category))
         granted = [*previous.granted, category]
     else:
         granted = request.form.getlist("granted")
-    choice = consent.new_choice(portal, granted, previous.consent_id)
+    choice = consent.new_choice(answered, granted, previous.consent_id)
 
     if _wants_json():
         response = jsonify(
@@ -107,6 +115,17 @@ def gpc_support() -> Response:
     return response
 
 
+def _policy_shown(portal: catalogue.Catalogue) -> catalogue.Policy:
+    """The policy the form answers: the one in force, or, during a rolling update, the
+    revision the page was rendered under by another server (the form's `revision`),
+    if it is stored. Answering it keeps the visitor from being asked again by that
+    server. Anything else (absent, unknown, malformed) is the policy in force."""
+    shown = request.form.get("revision", "")
+    if not shown or shown == portal.revision or not consent.is_revision(shown):
+        return portal.policy
+    return records.policy_of(shown) or portal.policy
+
+
 def _method(action: Action, previous: consent.Choice) -> consent.Method:
     """How a choice posted with the form's `origin` and `action` came about: refusing all
     on the policy page after a stored choice is a withdrawal."""
@@ -114,6 +133,12 @@ def _method(action: Action, previous: consent.Choice) -> consent.Method:
     if method == "policy" and action == "refuse_all" and previous.is_stored:
         return "withdrawal"
     return method
+
+
+@cookieconsent.before_app_request
+def _store_revision_once() -> None:
+    """The revision in force, stored before its forms are answered (records.py)."""
+    records.ensure_revision_stored(catalogue.current())
 
 
 @cookieconsent.after_app_request
@@ -168,6 +193,8 @@ def _remember(
     )
     if config.records_enabled():
         records.write(choice, portal, method, language)
+    else:
+        records.store_revision(portal)  # what carries choices over to another revision
     signals.choice_made.send(
         choice.consent_id, choice=choice, method=method, action=action, language=language
     )

@@ -10,13 +10,14 @@ from __future__ import annotations
 import ckan.plugins.toolkit as tk
 from flask import g, has_request_context, request
 
-from ckanext.cookieconsent import catalogue, config, consent
+from ckanext.cookieconsent import catalogue, config, consent, records
 
 
 def choice() -> consent.Choice:
     """The choice in force for this request, parsed once per request (cached on flask.g).
 
-    The stored choice if valid; otherwise the default, which is "refuse all optional"
+    The stored choice if valid (made under another revision: carried over, with what
+    changed for the visitor pending); otherwise the default, which is "refuse all optional"
     when the browser sends Global Privacy Control (and the portal honours it).
     """
     portal = catalogue.current()
@@ -28,10 +29,27 @@ def choice() -> consent.Choice:
         portal,
         consent.signing_key(tk.config.get("SECRET_KEY")),
         config.cookie_max_age(),
+        records.policy_of,
     )
     found = stored or consent.default_choice(portal, gpc=gpc_signal())
     g.cookieconsent_choice = found
     return found
+
+
+def choice_under(policy: catalogue.Policy) -> consent.Choice:
+    """The visitor's choice as it stands under `policy` (another revision's, during a
+    rolling update); the choice in force when `policy` is the catalogue's."""
+    portal = catalogue.current()
+    if policy.revision == portal.revision:
+        return choice()
+    stored = consent.parse(
+        request_cookie(),
+        policy,
+        consent.signing_key(tk.config.get("SECRET_KEY")),
+        config.cookie_max_age(),
+        records.policy_of,
+    )
+    return stored or consent.default_choice(portal, gpc=gpc_signal())
 
 
 def allowed(category: str) -> bool:

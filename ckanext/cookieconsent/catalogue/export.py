@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
-from typing import TypedDict
+from collections.abc import Mapping
+from typing import Any, TypedDict
 
 from ckanext.cookieconsent.catalogue.model import (
     Catalogue,
@@ -21,6 +22,8 @@ from ckanext.cookieconsent.catalogue.model import (
     Duration,
     Location,
     Party,
+    Policy,
+    Terms,
     Text,
 )
 from ckanext.cookieconsent.catalogue.texts import duration_text, translate
@@ -152,6 +155,27 @@ def snapshot(catalogue: Catalogue) -> Snapshot:
             for k in catalogue.cookies
         ],
     }  # fmt: skip
+
+
+def policy_of_snapshot(stored: Mapping[str, Any]) -> Policy:
+    """The policy a stored `snapshot` (a past or newer revision) answered, as
+    Catalogue.policy gives it for the catalogue in force. KeyError or TypeError if the
+    snapshot does not have snapshot()'s shape."""
+    cookies = stored["cookies"]
+    categories = stored["categories"]
+    return Policy(
+        revision=str(stored["revision"]),
+        categories=tuple(c["id"] for c in categories),
+        terms={
+            c["id"]: Terms(
+                bool(c["exempt"]),
+                frozenset((k["name"], k["party"]) for k in cookies if k["category"] == c["id"]),
+            )
+            for c in categories
+            if not c["required"]
+        },
+        required=frozenset(c["id"] for c in categories if c["required"]),
+    )
 
 
 def script_cookie(cookie: Cookie) -> ScriptCookie:

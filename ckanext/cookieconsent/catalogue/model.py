@@ -122,6 +122,32 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
 
 
+@dataclass(frozen=True)
+class Terms:
+    """What a visitor agreed to or refused in one optional category: whether it was
+    exempt (on by default, not a consent) and its cookies, by name and party. A change
+    here, and only here, can call for asking them again."""
+
+    exempt: bool
+    cookies: frozenset[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What a choice answers: a revision, the categories shown (in order), the terms of
+    the optional ones and the required ones. The catalogue in force has one; so has each
+    stored revision (records.policy_of), which servers on another revision read."""
+
+    revision: str
+    categories: tuple[str, ...]
+    terms: Mapping[str, Terms]
+    required: frozenset[str]
+
+    @property
+    def optional_category_ids(self) -> tuple[str, ...]:
+        return tuple(self.terms)
+
+
 @dataclass(frozen=True, eq=False)  # compared by identity, so it can key a cache
 class Catalogue:
     categories: tuple[Category, ...]
@@ -160,6 +186,24 @@ class Catalogue:
     def optional_category_ids(self) -> tuple[str, ...]:
         """Visible categories a visitor can turn off (exempt ones included), in order."""
         return tuple(c.id for c in self.visible_categories if not c.required)
+
+    @functools.cached_property
+    def terms(self) -> dict[str, Terms]:
+        """The terms of each optional category visitors are shown, by category id."""
+        return {
+            c.id: Terms(c.exempt, frozenset((k.name, k.party) for k in self.cookies_of(c.id)))
+            for c in self.visible_categories
+            if not c.required
+        }
+
+    @functools.cached_property
+    def policy(self) -> Policy:
+        return Policy(
+            self.revision,
+            tuple(c.id for c in self.visible_categories),
+            self.terms,
+            self.required_category_ids,
+        )
 
     @functools.cached_property
     def asks_for_consent(self) -> bool:
