@@ -66,3 +66,12 @@ def open_footer_dialog(page: Page) -> Locator:
     dialog = page.locator(DIALOG)
     expect(dialog).to_be_visible()
     return dialog
+
+
+def forms_script_loaded(page: Page) -> None:
+    """A pointer over the banner: the sign of intent on which the core script loads the
+    forms' script (until then "Customise" is a link); wait until it has enhanced them."""
+    page.locator(f"{BANNER} .cookieconsent-banner__title").hover()
+    expect(page.locator(f"{BANNER} [data-cookieconsent-customise]")).to_have_attribute(
+        "role", "button"
+    )

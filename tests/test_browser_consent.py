@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from helpers import EXAMPLE_MARKS
-from page_probes import allowed, mark_document, marker
+from page_probes import allowed, forms_script_loaded, mark_document, marker
 from playwright.sync_api import expect
 
 if TYPE_CHECKING:
@@ -78,6 +78,7 @@ def test_customise_opens_the_switches_and_focuses_the_first_one(
     page: Page, live_server: str
 ) -> None:
     page.goto(f"{live_server}/about")
+    forms_script_loaded(page)
     customise = _banner(page).get_by_role("button", name="Customise")
     expect(customise).to_have_attribute("aria-expanded", "false")
     expect(_switch(page, "Third-party content")).to_be_hidden()
@@ -96,6 +97,7 @@ def test_customised_choice_applies_without_reload(
     page: Page, live_server: str, keep_statistics: bool
 ) -> None:
     page.goto(f"{live_server}/about")
+    forms_script_loaded(page)
     _banner(page).get_by_role("button", name="Customise").click()
     statistics = _switch(page, "Audience measurement")
     media = _switch(page, "Third-party content")
@@ -277,6 +279,7 @@ def test_banner_fits_the_window(
     page.goto(f"{live_server}/about")
     banner = _banner(page)
     if customise:
+        forms_script_loaded(page)
         banner.get_by_role("button", name="Customise").click()
         expect(_switch(page, "Third-party content")).to_be_visible()
     expect(banner).to_be_visible()

@@ -40,7 +40,7 @@ import ckan.plugins as p
 import pytest
 from ckan.tests import factories
 from helpers import DEMO_CATALOGUE
-from page_probes import allowed, choose_in_banner, open_footer_dialog
+from page_probes import allowed, choose_in_banner, forms_script_loaded, open_footer_dialog
 from playwright.sync_api import expect
 
 if TYPE_CHECKING:
@@ -232,6 +232,7 @@ def test_banner_switches_script_and_embed_work_under_the_policy(
     )
     assert size == [480, "grid"], size
 
+    forms_script_loaded(page)  # loaded on intent, under the policy too
     banner.get_by_role("button", name="Customise").click()
     statistics = banner.get_by_role("switch", name="Audience measurement")
     expect(statistics).to_be_focused()

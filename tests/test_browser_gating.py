@@ -25,7 +25,14 @@ from urllib.parse import urlsplit
 
 import pytest
 from helpers import DEMO, DEMO_CATALOGUE
-from page_probes import allowed, keep_on_loopback, leaves_loopback, mark_document, marker
+from page_probes import (
+    allowed,
+    forms_script_loaded,
+    keep_on_loopback,
+    leaves_loopback,
+    mark_document,
+    marker,
+)
 from playwright.sync_api import expect
 
 if TYPE_CHECKING:
@@ -239,6 +246,7 @@ def test_customised_choice_starts_only_its_category(
     page: Page, live_server: str, traffic: Traffic
 ) -> None:
     _open(page, f"{live_server}/about")
+    forms_script_loaded(page)
     _banner(page).get_by_role("button", name="Customise").click()
     _banner(page).get_by_role("switch", name="Third-party content").check()
     _banner(page).get_by_role("button", name="Save my choices").click()

@@ -44,6 +44,19 @@ def cookieconsent_banner_needed() -> bool:
     )
 
 
+def cookieconsent_shows_banner() -> bool:
+    """Whether this page shows the banner: it is needed, and this is not the policy page
+    (whose own form is the choice). Decided once per request."""
+    from flask import g, request
+
+    shows: bool | None = g.get("cookieconsent_shows_banner")
+    if shows is None:
+        shows = g.cookieconsent_shows_banner = (
+            cookieconsent_banner_needed() and request.endpoint != "cookieconsent.policy"
+        )
+    return shows
+
+
 def cookieconsent_banner() -> Markup:
     """The consent banner for this request (cookieconsent/snippets/banner.html, rendered
     once per revision and language, with this visitor's CSRF field and return path)."""
@@ -161,10 +174,9 @@ def cookieconsent_text(name: str, default: str) -> str:
 
 def cookieconsent_script_settings() -> dict[str, Any]:
     """What the browser script needs (rendered with |tojson)."""
-    current = catalogue.current()
     choice = visitor.choice()
-    settings = {
-        "cookieName": config.cookie_name(),
+    return {
+        **rendering.script_settings(),
         # The value the server accepted as this visitor's choice: the script trusts the
         # cookie only while it still holds it (see storedChoice() in cookieconsent.js).
         "stored": {
@@ -175,17 +187,12 @@ def cookieconsent_script_settings() -> dict[str, Any]:
         }
         if choice.is_stored
         else None,
-        "policyUrl": tk.url_for("cookieconsent.policy"),
-        # For the date the script writes after a choice: the one the server writes in.
-        "timeZone": str(tk.h.get_display_timezone()),
-        "revision": current.revision,
-        "honorGpc": config.honor_gpc(),
-        "categories": [c.id for c in current.visible_categories],
-        "required": sorted(current.required_category_ids),
-        "exempt": [c.id for c in current.visible_categories if c.exempt],
-        "cookies": catalogue.script_cookies(current),
     }
-    return settings
+
+
+def cookieconsent_policy_url() -> str:
+    """The policy page's URL, in the page's language (the footer's "Cookies" link)."""
+    return rendering.policy_url()
 
 
 # --- Our webassets bundles (bundles.py): resolved once per process in production. ---------

@@ -1,4 +1,6 @@
-"""The banner, rendered once per catalogue revision and language, then filled in per visitor.
+"""The banner, rendered once per catalogue revision and language, then filled in per visitor;
+and the other parts of a page that are the same for every visitor (the script's settings,
+the policy page's URL), computed once per revision and language.
 
 Rendering it costs about a millisecond (policy texts, translations, URLs, a snippet per
 category): on every first-visit page, that is most of the extension's page cost. All of
@@ -18,8 +20,11 @@ CKAN configures the plugin again, which empties the cache (`forget`).
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import ckan.plugins.toolkit as tk
+from flask import request
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
 from ckanext.cookieconsent import catalogue, config, visitor
@@ -79,9 +84,57 @@ def _render_with_slots() -> str:
 
 
 def _per_request_values() -> dict[str, object]:
-    return {"csrf_field": tk.h.csrf_input(), "came_from": tk.h.url_for(tk.h.current_url())}
+    return {"csrf_field": _csrf_field(), "came_from": tk.h.url_for(tk.h.current_url())}
+
+
+def _csrf_field() -> Markup:
+    """CKAN's snippets/csrf_input.html, without rendering a template for it: the same
+    field name and the request's token (made once per request, the page's head has it)."""
+    name = tk.g.get("csrf_field_name") or tk.config.get("WTF_CSRF_FIELD_NAME")
+    return Markup('<input type="hidden" name="{}" value="{}"/>').format(name, generate_csrf())
+
+
+# What the browser script is told that is the same for every visitor of one language
+# under one revision (the visitor's own choice is added per request: helpers.py).
+_settings: dict[tuple[object, ...], dict[str, Any]] = {}
+_policy_urls: dict[tuple[object, ...], str] = {}
+
+
+def _language_key() -> tuple[object, ...]:
+    # The URL of a page depends on the language (its /fr prefix) and where CKAN is mounted.
+    return (tk.h.lang(), request.script_root)
+
+
+def policy_url() -> str:
+    key = _language_key()
+    url = _policy_urls.get(key)
+    if url is None:
+        url = _policy_urls[key] = tk.url_for("cookieconsent.policy")
+    return url
+
+
+def script_settings() -> dict[str, Any]:
+    current = catalogue.current()
+    key = (current.revision, *_language_key())
+    found = _settings.get(key)
+    if found is None:
+        found = _settings[key] = {
+            "cookieName": config.cookie_name(),
+            "policyUrl": policy_url(),
+            # For the date the script writes after a choice: the one the server writes in.
+            "timeZone": str(tk.h.get_display_timezone()),
+            "revision": current.revision,
+            "honorGpc": config.honor_gpc(),
+            "categories": [c.id for c in current.visible_categories],
+            "required": sorted(current.required_category_ids),
+            "exempt": [c.id for c in current.visible_categories if c.exempt],
+            "cookies": catalogue.script_cookies(current),
+        }
+    return found
 
 
 def forget() -> None:
     """Drop every cached render: the configuration (templates, texts) may have changed."""
     _rendered.clear()
+    _settings.clear()
+    _policy_urls.clear()

@@ -31,12 +31,12 @@
 (function () {
   "use strict";
 
-  var settingsElement = document.getElementById("cookieconsent-settings");
+  var doc = document;
+  var settingsElement = doc.getElementById("cookieconsent-settings");
   if (!settingsElement) {
     return;
   }
   var settings = JSON.parse(settingsElement.textContent);
-  var doc = document;
 
   // --- The choice -----------------------------------------------------------------
 
@@ -79,8 +79,9 @@
   // --- Applying a choice ----------------------------------------------------------------
 
   // A cookie can only be deleted with the domain and path it was set with, which the
-  // browser does not tell: try the host, it and each parent domain (a browser refuses a
-  // public suffix's), the catalogue's domain, the root and the catalogue's path.
+  // browser does not tell: try the host, it and each parent domain (the catalogue's among
+  // them: this page sees no other; a browser refuses a public suffix), the root and the
+  // catalogue's path.
   function deleteRefusedCookies() {
     var labels = location.hostname.split(".");
     settings.cookies.forEach(function (entry) {
@@ -92,7 +93,7 @@
         .replace(/\*/g, ".*") + "$");
       var domains = [""].concat(labels.map(function (label, i) {
         return "; domain=." + labels.slice(i).join(".");
-      }), entry.domain ? "; domain=" + entry.domain : []);
+      }));
       doc.cookie.split("; ").forEach(function (pair) {
         var name = pair.split("=")[0];
         if (name && matcher.test(name)) {
@@ -132,9 +133,7 @@
 
   // --- The preferences, opened from anywhere (the footer's "Cookies" link) -------------
 
-  function offersChoice() {
-    return settings.categories.some(function (id) { return !isRequired(id); });
-  }
+  var offersChoice = settings.categories.some(function (id) { return !isRequired(id); });
 
   // A part's bundle (settings.parts: the dialog's; the forms' with the banner), fetched the
   // first time it is needed: its style sheets and its script (less those the page has),
@@ -189,7 +188,7 @@
       if (call("opens")) {
         return;
       }
-      if (!offersChoice()) {
+      if (!offersChoice) {
         toPolicy("");
       } else {
         load("dialog", function (part) {
@@ -251,30 +250,43 @@
   // place; without this script, or with nothing to choose, they lead to the policy page.
   doc.addEventListener("click", function (event) {
     var link = event.target.closest("[data-cookieconsent-open]");
-    if (link && offersChoice() && !event.defaultPrevented && !event.button &&
+    if (link && offersChoice && !event.defaultPrevented && !event.button &&
         !(event.ctrlKey || event.metaKey || event.shiftKey || event.altKey)) {
       event.preventDefault();
       openPreferences(link);
     }
   });
   // The forms' part, on the first sign that the visitor means to use the banner (the other
-  // forms come with it: the policy page's, embeds', the dialog's).
+  // forms come with it: the policy page's, embeds', the dialog's): a pointer over it or
+  // down on it (touch included), the focus, a key, a choice. While it is on its way, a
+  // choice waits for it, then goes as it sends one (no reload), and so does Space on
+  // "Customise" (a button once it is there); a click on "Customise" follows the link
+  // (CSS :target). If it cannot be loaded, they do what they do without JavaScript.
   var banner = doc.querySelector("[data-cookieconsent-banner]");
+
+  function intent(event) {
+    load("forms", Object);  // Object: nothing more to do once loaded
+    var target = event.target;  // for a choice, its form
+    var submitter = event.submitter;
+    var toggle = target.closest("[data-cookieconsent-customise]");
+    if (loading.forms && !event.defaultPrevented &&
+        (submitter && target.requestSubmit || toggle && event.key === " ")) {
+      event.preventDefault();
+      loading.forms.push(function () {
+        if (submitter) {
+          target.requestSubmit(submitter);
+        } else {
+          toggle.click();
+        }
+      });
+    }
+  }
+
   if (banner) {
-    "pointerover pointerdown touchstart focusin keydown".split(" ").forEach(function (type) {
-      // Object: nothing more to do once loaded
-      banner.addEventListener(type, function () { load("forms", Object); }, {passive: true});
+    "pointerover pointerdown focusin keydown submit".split(" ").forEach(function (type) {
+      banner.addEventListener(type, intent);
     });
   }
-  // A choice made while that part is on its way waits for it, then goes as the part sends
-  // it (no reload); if the part cannot be loaded, it is the plain form POST.
-  doc.addEventListener("submit", function (event) {
-    var form = event.target;
-    if (loading.forms && event.submitter && form.requestSubmit) {
-      event.preventDefault();
-      loading.forms.push(function () { form.requestSubmit(event.submitter); });
-    }
-  });
   apply(false, null);
   started = true;
   announce("ready");

@@ -68,24 +68,27 @@
     return doc.getElementById(toggle.getAttribute("aria-controls"));
   }
 
-  // Open: .is-open; closed: hidden, which also closes what "Customise" opened through
-  // :target before this script arrived (the page's target stays until the next jump).
+  // Open: .is-open; closed: not displayed, which also closes what "Customise" opened
+  // through :target before this script arrived (the page's target stays until the next
+  // jump). A style the script sets: a strict CSP allows it.
   function setPreferencesOpen(toggle, open, focus) {
     var panel = panelOf(toggle);
     panel.classList.toggle("is-open", open);
-    panel.hidden = !open;
+    panel.style.display = open ? "" : "none";
     toggle.setAttribute("aria-expanded", String(open));
     if (open && focus) {
       focusFirstSwitch(panel);
     }
   }
 
-  // Already open if "Customise" was followed before this script arrived (:target).
+  // Already open if "Customise" was followed before this script arrived (:target): then
+  // as if it had been pressed now, unless the visitor has moved on.
   function enhanceCustomise(toggle) {
-    var open = panelOf(toggle).matches(":target");
+    var panel = panelOf(toggle);
+    var active = doc.activeElement;
     toggle.setAttribute("role", "button");
-    if (open) {
-      setPreferencesOpen(toggle, true, doc.activeElement === panelOf(toggle));
+    if (panel.matches(":target")) {
+      setPreferencesOpen(toggle, true, active === toggle || active === panel);
     } else {
       toggle.setAttribute("aria-expanded", "false");
     }
