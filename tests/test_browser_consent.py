@@ -222,6 +222,7 @@ def test_choice_passes_csrf_protection(
 
 def test_banner_in_french(page: Page, live_server: str) -> None:
     page.goto(f"{live_server}/fr/about")
+    forms_script_loaded(page)  # "Personnaliser": a button once it is there
     for label in ("Tout accepter", "Tout refuser", "Personnaliser"):
         expect(_banner(page).get_by_role("button", name=label, exact=True)).to_be_visible()
 

@@ -145,6 +145,7 @@ def test_without_the_forms_script_a_choice_is_the_plain_form_post(
     assert posted.value.status == 303, "the plain form POST"
     expect(page).to_have_url(f"{live_server}/about")
     expect(page.locator(BANNER)).to_have_count(0)
+    page.wait_for_function("() => window.ckanCookieConsent !== undefined")  # its core script
     assert allowed(page, "media"), "the choice applies in the page it comes back to"
 
 
@@ -206,6 +207,8 @@ def test_without_the_forms_script_customise_still_opens_the_switches(
     with page.expect_response(f"{live_server}/cookies/consent") as posted:
         page.locator(BANNER).get_by_role("button", name="Save my choices").click()
     assert posted.value.status == 303
+    expect(page.locator(BANNER)).to_have_count(0)
+    page.wait_for_function("() => window.ckanCookieConsent !== undefined")
     assert allowed(page, "media")
 
 
