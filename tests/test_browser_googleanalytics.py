@@ -224,3 +224,78 @@ def test_tag_manager_frame_without_javascript(
         expect(_banner(page)).to_have_count(0)
 
     assert google_without_js.requests == expected
+
+
+# --- Google Consent Mode v2, basic mode ------------------------------------------------------
+
+DENIED = {
+    "ad_storage": "denied",
+    "ad_user_data": "denied",
+    "ad_personalization": "denied",
+    "analytics_storage": "denied",
+}
+ANALYTICS_GRANTED = {**DENIED, "analytics_storage": "granted"}
+ONE_ORDER = [ORDERS[0]]
+GTAG_ONLY = [MODES[0]]
+
+
+def _consent_commands(page: Page) -> list[list[Any]]:
+    """The Consent Mode commands queued in `dataLayer`, in order: [command, signals]."""
+    return page.evaluate(
+        "() => (window.dataLayer || []).map((entry) => Array.from(entry))"
+        ".filter((entry) => entry[0] === 'consent').map((entry) => [entry[1], entry[2]])"
+    )
+
+
+@pytest.mark.parametrize("tag", GTAG_ONLY)
+@pytest.mark.parametrize("plugins", ONE_ORDER)
+def test_consent_mode_denies_every_signal_before_a_choice(about: Page, google: Google) -> None:
+    assert _consent_commands(about) == [["default", DENIED]]
+    # gtag exists (ckanext-googleanalytics' download tracking calls it) and only queues.
+    about.evaluate("() => gtag('event', 'Download', {event_category: 'Resource'})")
+    _open(about)
+    assert google.requests == []
+
+
+@pytest.mark.parametrize("tag", GTAG_ONLY)
+@pytest.mark.parametrize("plugins", ONE_ORDER)
+def test_consent_mode_is_updated_by_a_choice_and_on_the_next_page(
+    about: Page, google: Google, tag: str
+) -> None:
+    _choose(about, "accept_all")
+    assert _consent_commands(about) == [["default", DENIED], ["update", ANALYTICS_GRANTED]]
+    _open(about)  # the next page: denied by default, then granted before the tag runs
+    assert _consent_commands(about) == [["default", DENIED], ["update", ANALYTICS_GRANTED]]
+    assert about.evaluate(
+        "() => { const i = dataLayer.findIndex((e) => e[0] === 'consent' && e[1] === 'update');"
+        " const j = dataLayer.findIndex((e) => e[0] === 'config'); return i >= 0 && i < j; }"
+    ), "the update comes before the tag's config"
+    about.wait_for_function("() => window.__tagRuns === 1")
+
+
+@pytest.mark.parametrize("tag", GTAG_ONLY)
+@pytest.mark.parametrize("plugins", ONE_ORDER)
+def test_consent_mode_stays_denied_after_reject_all(about: Page, google: Google) -> None:
+    _choose(about, "refuse_all")
+    assert _consent_commands(about) == [["default", DENIED], ["update", DENIED]]
+    _open(about)
+    assert _consent_commands(about) == [["default", DENIED]]
+    assert google.requests == []
+
+
+@pytest.mark.parametrize("tag", GTAG_ONLY)
+@pytest.mark.parametrize("plugins", ONE_ORDER)
+@pytest.mark.ckan_config(
+    "ckanext.cookieconsent.consent_mode", "analytics_storage=statistics ad_user_data=statistics"
+)
+def test_consent_mode_follows_the_configured_categories(about: Page, google: Google) -> None:
+    _choose(about, "accept_all")
+    granted = {**ANALYTICS_GRANTED, "ad_user_data": "granted"}
+    assert _consent_commands(about)[-1] == ["update", granted]
+
+
+@pytest.mark.parametrize("tag", GTAG_ONLY)
+@pytest.mark.parametrize("plugins", ONE_ORDER)
+@pytest.mark.ckan_config("ckanext.cookieconsent.consent_mode", "")
+def test_consent_mode_can_be_switched_off(about: Page, google: Google) -> None:
+    assert _consent_commands(about) == []

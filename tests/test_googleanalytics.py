@@ -287,3 +287,42 @@ def test_ga_cookie_declared_in_another_category_is_refused(tmp_path: Path) -> No
         "'media': the tag sets it once 'media' is allowed. Declare it in 'media', or set "
         "ckanext.cookieconsent.googleanalytics_category = statistics."
     )
+
+
+# --- Google Consent Mode: the option is checked at start-up ---------------------------------
+
+
+@_ga4
+@pytest.mark.ckan_config("ckan.plugins", "cookieconsent googleanalytics")
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "analytics_storage=ads",
+            "ckanext.cookieconsent.consent_mode: analytics_storage=ads: 'ads' is not an "
+            "optional category of the cookie catalogue: one of media, statistics.",
+        ),
+        (
+            "analytics_storage=necessary",
+            "ckanext.cookieconsent.consent_mode: analytics_storage=necessary: 'necessary' is "
+            "not an optional category of the cookie catalogue: one of media, statistics.",
+        ),
+        (
+            "functionality_storage=statistics",
+            "ckanext.cookieconsent.consent_mode: 'functionality_storage=statistics' is not "
+            "signal=category with a signal among ad_storage, ad_user_data, "
+            "ad_personalization, analytics_storage",
+        ),
+        (
+            "analytics_storage",
+            "ckanext.cookieconsent.consent_mode: 'analytics_storage' is not signal=category "
+            "with a signal among ad_storage, ad_user_data, ad_personalization, "
+            "analytics_storage",
+        ),
+    ],
+)
+def test_a_wrong_consent_mode_option_stops_start_up(
+    ckan_config: Any, monkeypatch: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    monkeypatch.setitem(ckan_config, "ckanext.cookieconsent.consent_mode", value)
+    assert _start_up_error() == message

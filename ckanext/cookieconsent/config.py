@@ -43,6 +43,25 @@ def googleanalytics_category() -> str:
     return tk.config.get("ckanext.cookieconsent.googleanalytics_category")
 
 
+CONSENT_MODE_SIGNALS = ("ad_storage", "ad_user_data", "ad_personalization", "analytics_storage")
+
+
+def consent_mode() -> dict[str, str]:
+    """Google Consent Mode's signals and the category each follows (the option's pairs).
+    ValueError naming the option if a pair is malformed or a signal unknown."""
+    option = "ckanext.cookieconsent.consent_mode"
+    mapping: dict[str, str] = {}
+    for pair in (tk.config.get(option) or "").split():
+        signal, equals, category = pair.partition("=")
+        if not equals or not category or signal not in CONSENT_MODE_SIGNALS:
+            raise ValueError(
+                f"{option}: {pair!r} is not signal=category with a signal among "
+                f"{', '.join(CONSENT_MODE_SIGNALS)}"
+            )
+        mapping[signal] = category
+    return mapping
+
+
 def public_origin() -> str | None:
     """The portal's public origin from `ckan.site_url` (scheme, host and port as the
     browser sends them in `Origin`), or None if the option does not give one."""

@@ -162,6 +162,31 @@ def _check_category(declared: Catalogue, category_id: str) -> None:
         )
 
 
+def _check_consent_mode(declared: Catalogue) -> None:
+    try:
+        mapping = config.consent_mode()
+    except ValueError as error:
+        raise CkanConfigurationException(str(error)) from error
+    optional = {c.id for c in declared.categories if not c.required}
+    for signal, category in mapping.items():
+        if category not in optional:
+            raise CkanConfigurationException(
+                f"ckanext.cookieconsent.consent_mode: {signal}={category}: {category!r} is not "
+                "an optional category of the cookie catalogue: one of "
+                f"{', '.join(sorted(optional))}."
+            )
+
+
+def consent_mode_signals() -> dict[str, str]:
+    """Google Consent Mode's signals for this request: `granted` or `denied` each, as the
+    visitor's choice allows their categories (all four, unlisted ones denied)."""
+    mapping = config.consent_mode()
+    return {
+        signal: "granted" if signal in mapping and visitor.allowed(mapping[signal]) else "denied"
+        for signal in config.CONSENT_MODE_SIGNALS
+    }
+
+
 def cookies_to_declare(declared: Catalogue) -> list[dict[str, Any]]:
     """Google Analytics' cookies the catalogue lacks, as catalogue entries.
 
@@ -172,6 +197,7 @@ def cookies_to_declare(declared: Catalogue) -> list[dict[str, Any]]:
     """
     category_id = config.googleanalytics_category()
     _check_category(declared, category_id)
+    _check_consent_mode(declared)
     tracking_mode, tracking_id = _tracking()
     entries: list[dict[str, Any]] = []
     for name, purpose, duration in _cookie_names(tracking_id, tracking_mode):

@@ -12,7 +12,7 @@ from babel import Locale
 from babel.numbers import format_decimal, parse_pattern
 from markupsafe import Markup, escape
 
-from ckanext.cookieconsent import bundles, catalogue, config, rendering, visitor
+from ckanext.cookieconsent import bundles, catalogue, config, googleanalytics, rendering, visitor
 
 _SCRIPT_TAG = re.compile(r"<script\b([^>]*)>", re.IGNORECASE)
 _TYPE_ATTRIBUTE = re.compile(r"""\stype\s*=\s*(["'])([^"']*)\1""", re.IGNORECASE)
@@ -161,6 +161,14 @@ def cookieconsent_gate_scripts(html: str, category: str) -> Markup:
 def cookieconsent_googleanalytics_category() -> str | None:
     """The category ckanext-googleanalytics' tag waits for, or None if not gated."""
     return config.googleanalytics_category() if config.gate_googleanalytics() else None
+
+
+def cookieconsent_consent_mode() -> dict[str, Any] | None:
+    """Google Consent Mode v2 for this page (ckanext-googleanalytics' tag gated, the
+    option not empty): the signals' categories and their state now; else None."""
+    if not config.gate_googleanalytics() or not config.consent_mode():
+        return None
+    return {"categories": config.consent_mode(), "now": googleanalytics.consent_mode_signals()}
 
 
 def cookieconsent_position() -> str:
