@@ -458,6 +458,9 @@ class TestGoogleAnalytics:
         _accept_all(page)
 
         page.wait_for_function("() => window.__gtagLoaded === 1")
-        # The inline part: gtag("set"), gtag("js"), gtag("config"), pushed once each.
-        commands = page.evaluate("() => window.dataLayer.map((args) => args[0])")
+        # The inline part: gtag("set"), gtag("js"), gtag("config"), pushed once each (the
+        # Consent Mode commands around them: test_browser_googleanalytics.py).
+        commands = page.evaluate(
+            "() => window.dataLayer.map((args) => args[0]).filter((c) => c !== 'consent')"
+        )
         assert commands == ["set", "js", "config"]
