@@ -106,13 +106,14 @@ def page(new_page: Callable[..., Page]) -> Page:
 
 NGINX = Path("/usr/sbin/nginx")
 
-NGINX_CONF = """\
+# What every nginx the tests start has: in the foreground, everything under `prefix`.
+NGINX_HEAD = """\
 {user}
 daemon off;
 worker_processes 1;
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log notice;
-events {{ worker_connections 64; }}
+events {{ worker_connections {connections}; }}
 http {{
     access_log {prefix}/access.log;
     client_body_temp_path {prefix}/client_body;
@@ -120,6 +121,11 @@ http {{
     fastcgi_temp_path {prefix}/fastcgi;
     uwsgi_temp_path {prefix}/uwsgi;
     scgi_temp_path {prefix}/scgi;
+"""
+
+NGINX_CONF = (
+    NGINX_HEAD
+    + """\
     server {{
         listen 127.0.0.1:{port} ssl;
         server_name localhost;
@@ -135,6 +141,7 @@ http {{
     }}
 }}
 """
+)
 
 
 @dataclass(frozen=True)
@@ -191,7 +198,11 @@ def tls_proxy(
     # As root, nginx's workers would run as nobody, who cannot enter tmp_path.
     user = "user root root;" if os.geteuid() == 0 else ""
     conf = tmp_path / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(user=user, prefix=tmp_path, port=port, upstream=live_server))
+    conf.write_text(
+        NGINX_CONF.format(
+            user=user, prefix=tmp_path, connections=64, port=port, upstream=live_server
+        )
+    )
     log = tmp_path / "error.log"
     process = subprocess.Popen(
         [str(NGINX), "-c", str(conf), "-p", str(tmp_path), "-e", str(log)],

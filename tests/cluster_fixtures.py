@@ -31,26 +31,15 @@ from typing import Any
 import pytest
 
 # pyright: reportMissingImports=false
-from browser_fixtures import NGINX, _wait_for_port
+from browser_fixtures import NGINX, NGINX_HEAD, _wait_for_port
 from ckan_site import BIN, HOST, ckan, free_port, logging_at, start, stop, write_ini
 
 SERVERS = ("A", "B")
 SECRET_KEY = "cookieconsent-cluster-secret-key-of-32-bytes-or-more"
 
-CLUSTER_CONF = """\
-{user}
-daemon off;
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log notice;
-events {{ worker_connections 256; }}
-http {{
-    access_log {prefix}/access.log;
-    client_body_temp_path {prefix}/client_body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
+CLUSTER_CONF = (
+    NGINX_HEAD
+    + """\
     upstream pages {{ {servers} }}
     upstream assets {{ {servers} }}
     # Navigations (Sec-Fetch-Dest: document) and POSTs take turns in `pages`.
@@ -72,6 +61,7 @@ http {{
     }}
 }}
 """
+)
 
 
 @dataclass
@@ -199,7 +189,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     user = "user root root;" if os.geteuid() == 0 else ""
     conf = directory / "nginx.conf"
     conf.write_text(
-        CLUSTER_CONF.format(user=user, prefix=directory, host=HOST, port=port, servers=servers)
+        CLUSTER_CONF.format(
+            user=user, prefix=directory, connections=256, host=HOST, port=port, servers=servers
+        )
     )
     log = directory / "error.log"
     with ExitStack() as stack:

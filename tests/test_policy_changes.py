@@ -8,12 +8,15 @@ update) would, and the same preferences cookie is sent again.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from ckan import model
 from helpers import DEMO_CATALOGUE, PLUGIN_MARKS, PREFERENCES, choose, set_cookies
 
 from ckanext.cookieconsent import catalogue, config, records
@@ -87,8 +90,6 @@ def _allowed(client: Any) -> dict[str, bool]:
     body = client.get("/about").body
     found = re.search(r'id="cookieconsent-settings">(.*?)</script>', body, re.S)
     assert found
-    import json
-
     settings = json.loads(found.group(1))
     stored = settings["stored"]
     granted = set(stored["granted"]) if stored else set()
@@ -197,10 +198,8 @@ def test_a_choice_under_an_unknown_revision_asks_again(
     the visitor is asked again, as for no choice."""
     client = app.test_client()
     choose(client, "accept_all")
-    from ckan import model
-
-    model.Session.execute(records.sa.text("DELETE FROM cookieconsent_record"))
-    model.Session.execute(records.sa.text("DELETE FROM cookieconsent_revision"))
+    model.Session.execute(sa.text("DELETE FROM cookieconsent_record"))
+    model.Session.execute(sa.text("DELETE FROM cookieconsent_revision"))
     model.Session.commit()
     records.forget_revisions()
     put_in_force(_catalogue(tmp_path, cookies=NEW_STATISTICS_COOKIE))

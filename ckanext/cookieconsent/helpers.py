@@ -10,6 +10,7 @@ import ckan.plugins.toolkit as tk
 import flask_babel
 from babel import Locale
 from babel.numbers import format_decimal, parse_pattern
+from flask import g, request
 from markupsafe import Markup, escape
 
 from ckanext.cookieconsent import bundles, catalogue, config, googleanalytics, rendering, visitor
@@ -47,8 +48,6 @@ def cookieconsent_banner_needed() -> bool:
 def cookieconsent_shows_banner() -> bool:
     """Whether this page shows the banner: it is needed, and this is not the policy page
     (whose own form is the choice). Decided once per request."""
-    from flask import g, request
-
     shows: bool | None = g.get("cookieconsent_shows_banner")
     if shows is None:
         shows = g.cookieconsent_shows_banner = (
@@ -130,8 +129,6 @@ def cookieconsent_category_title(category: str) -> str:
 
 def cookieconsent_unique_id(prefix: str) -> str:
     """An id unique within the page, for labelling repeated snippets."""
-    from flask import g
-
     g.cookieconsent_ids = g.get("cookieconsent_ids", 0) + 1
     return f"{prefix}-{g.cookieconsent_ids}"
 

@@ -24,14 +24,7 @@ def choice() -> consent.Choice:
     cached: consent.Choice | None = g.get("cookieconsent_choice")
     if cached is not None and cached.revision == portal.revision:
         return cached
-    stored = consent.parse(
-        request_cookie(),
-        portal,
-        consent.signing_key(tk.config.get("SECRET_KEY")),
-        config.cookie_max_age(),
-        records.policy_of,
-    )
-    found = stored or consent.default_choice(portal, gpc=gpc_signal())
+    found = _stored_under(portal) or consent.default_choice(portal, gpc=gpc_signal())
     g.cookieconsent_choice = found
     return found
 
@@ -42,14 +35,18 @@ def choice_under(policy: catalogue.Policy) -> consent.Choice:
     portal = catalogue.current()
     if policy.revision == portal.revision:
         return choice()
-    stored = consent.parse(
+    return _stored_under(policy) or consent.default_choice(portal, gpc=gpc_signal())
+
+
+def _stored_under(now: catalogue.Catalogue | catalogue.Policy) -> consent.Choice | None:
+    """The request's preferences cookie as a choice under `now`, if valid."""
+    return consent.parse(
         request_cookie(),
-        policy,
+        now,
         consent.signing_key(tk.config.get("SECRET_KEY")),
         config.cookie_max_age(),
         records.policy_of,
     )
-    return stored or consent.default_choice(portal, gpc=gpc_signal())
 
 
 def allowed(category: str) -> bool:
