@@ -43,8 +43,8 @@ def enabled_server(workspace: Workspace, threads: int = 1) -> Server:
     return workspace.server(plugins=["cookieconsent"], options=options, threads=threads)
 
 
-def disabled_server(workspace: Workspace, threads: int = 1) -> Server:
-    return workspace.server(plugins=[], threads=threads)
+def disabled_server(workspace: Workspace, threads: int = 1, twin: int = 0) -> Server:
+    return workspace.server(plugins=[], threads=threads, twin=twin)
 
 
 def run(workspace: Workspace, settings: Settings, progress: Callable[[str], None]) -> Result:
@@ -52,7 +52,7 @@ def run(workspace: Workspace, settings: Settings, progress: Callable[[str], None
     off = disabled_server(workspace)
     # A second disabled server, timed like the others: its ratio to the first shows what
     # two identical servers differ by here (the harness's own error), not judged.
-    control = disabled_server(workspace)
+    control = disabled_server(workspace, twin=1)
     progress("servers up: extension enabled, extension disabled (twice)")
     preferences = preferences_cookie(on.url)
     progress(f"preferences cookie: {preferences[:24]}...")

@@ -122,6 +122,7 @@ class Workspace:
         options: Mapping[str, str] = {},
         threads: int = 1,
         processes: int | None = None,
+        twin: int = 0,
     ) -> Server:
         """A CKAN server with these plugins and ini options, started at the first call.
 
@@ -129,9 +130,11 @@ class Workspace:
         process, as `ckan run` does by default; more let concurrent clients run concurrently in
         CKAN). `processes`: None, the default, serves CKAN by waitress, one process; N, by
         uWSGI with N worker processes, as ckan-docker does (`uwsgi_command`). `options` may
-        replace a base setting, e.g. `sqlalchemy.url`.
+        replace a base setting, e.g. `sqlalchemy.url`. `twin`: another number asks for
+        another server of the same configuration (an A/A control); the same arguments
+        otherwise give the same server.
         """
-        key = (tuple(plugins), tuple(sorted(options.items())), threads, processes)
+        key = (tuple(plugins), tuple(sorted(options.items())), threads, processes, twin)
         if key not in self._servers:
             name, port = f"ckan{len(self._servers)}", free_port()
             ini = self._ini(name, port, plugins, options)

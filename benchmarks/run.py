@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from types import FrameType
 
 import bench_api
+import bench_drift
 import bench_pages
 import bench_paint
 import bench_records
@@ -43,6 +44,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     bench_paint.KEY: bench_paint.run,
     bench_saturation.KEY: bench_saturation.run,
     bench_scale.KEY: bench_scale.run,
+    bench_drift.KEY: bench_drift.run,
 }
 
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import sqlalchemy as sa
 from helpers import ckan_ini
 
 CKAN = str(Path(sys.executable).parent / "ckan")
@@ -109,7 +110,46 @@ def test_standalone_check_agrees_with_ckan_check(tmp_path: Path) -> None:
     ckan = _run([CKAN, "-c", str(ini), "cookieconsent", "check"])
     assert standalone.returncode == ckan.returncode == 0, standalone.stderr + ckan.stderr
     assert "_pk_id.*" in standalone.stdout
-    assert standalone.stdout == ckan.stdout
+    # The same catalogue; CKAN's command adds what it read in the database.
+    assert ckan.stdout.startswith(standalone.stdout)
+    assert _lines(ckan.stdout[len(standalone.stdout) :])[0].startswith(
+        "Cookies seen but not declared: "
+    )
+
+
+def test_ckan_check_reports_the_cookies_seen_but_not_declared(tmp_path: Path) -> None:
+    """Rows written as the drift detection writes them, read by the command's process."""
+    engine = sa.create_engine(_session_database())
+    with engine.begin() as connection:
+        connection.execute(sa.text("DELETE FROM cookieconsent_undeclared"))
+        connection.execute(
+            sa.text(
+                "INSERT INTO cookieconsent_undeclared VALUES"
+                " ('theme_pref', 'response', '2026-11-30 10:00Z', '2026-12-01 09:00Z'),"
+                " ('_pk_id.1.ab', 'request', '2026-11-30 10:00Z', '2026-12-01 09:00Z')"
+            )
+        )
+    try:
+        ini = _ini(tmp_path, database=_session_database())
+        plain = _run([CKAN, "-c", str(ini), "cookieconsent", "check"])
+        example = "ckanext.cookieconsent:examples/matomo-youtube.yaml"
+        with_matomo = _run([CKAN, "-c", str(ini), "cookieconsent", "check", "--file", example])
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text("DELETE FROM cookieconsent_undeclared"))
+        engine.dispose()
+    assert plain.returncode == 0, plain.stderr
+    assert _lines(plain.stdout)[-3:] == [
+        "Cookies seen but not declared: 2",
+        "  _pk_id.1.ab (sent by browsers): first seen 2026-11-30T10:00:00+00:00,"
+        " last seen 2026-12-01T09:00:00+00:00",
+        "  theme_pref (set by the portal): first seen 2026-11-30T10:00:00+00:00,"
+        " last seen 2026-12-01T09:00:00+00:00",
+    ]
+    # A catalogue about to be deployed that declares _pk_id.*: one left.
+    assert with_matomo.returncode == 0, with_matomo.stderr
+    assert "Cookies seen but not declared: 1" in with_matomo.stdout
+    assert "_pk_id.1.ab" not in with_matomo.stdout
 
 
 def test_standalone_check_reports_a_broken_catalogue_in_one_line(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from ckan.config.declaration import Declaration
 from ckan.exceptions import CkanConfigurationException
 from ckan.types import Context
 
-from ckanext.cookieconsent import catalogue, config, googleanalytics, records
+from ckanext.cookieconsent import catalogue, config, drift, googleanalytics, records
 from ckanext.cookieconsent.logic import schema
 
 # The CLI blanket registers what __all__ names (click groups are not plain functions).
@@ -47,6 +47,7 @@ def check(catalogue_file: str | None) -> None:
     if catalogue_file is None:
         # What the plugin validated and serves (plugin.configure).
         _report(catalogue.current())
+        _report_undeclared(catalogue.current())
         return
     gated = googleanalytics.gated()
     try:
@@ -58,6 +59,7 @@ def check(catalogue_file: str | None) -> None:
     except CkanConfigurationException as error:  # CatalogueError included
         raise click.ClickException(str(error)) from error
     _report(loaded)
+    _report_undeclared(loaded)
 
 
 @click.command("cookieconsent-check")
@@ -111,6 +113,26 @@ def _report(loaded: catalogue.Catalogue) -> None:
         kind = "required" if category.required else "exempt" if category.exempt else "optional"
         names = ", ".join(c.name for c in loaded.cookies_of(category.id)) or "(no cookies)"
         click.echo(f"  {category.id} [{kind}]: {names}")
+
+
+def _report_undeclared(loaded: catalogue.Catalogue) -> None:
+    """The cookies seen on the portal (drift.py) that `loaded` does not declare."""
+    try:
+        seen = drift.undeclared(loaded)
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        click.echo(f"Cookies seen but not declared: unknown (the database failed: {reason})")
+        return
+    if not seen:
+        click.echo("Cookies seen but not declared: none.")
+        return
+    click.echo(f"Cookies seen but not declared: {len(seen)}")
+    for cookie in seen:
+        where = "set by the portal" if cookie["source"] == "response" else "sent by browsers"
+        click.echo(
+            f"  {cookie['name']} ({where}): first seen {cookie['first_seen']},"
+            f" last seen {cookie['last_seen']}"
+        )
 
 
 _DECLARATION = Path(__file__).with_name("config_declaration.yaml")

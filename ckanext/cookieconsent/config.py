@@ -93,6 +93,10 @@ def text_override(name: str, lang: str) -> str | None:
     return tk.config.get(f"ckanext.cookieconsent.{name}.{lang}", None) or None
 
 
+def detect_undeclared() -> bool:
+    return tk.config.get("ckanext.cookieconsent.detect_undeclared")
+
+
 def records_enabled() -> bool:
     return tk.config.get("ckanext.cookieconsent.records")
 

@@ -8,7 +8,12 @@ import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-TABLES = ("cookieconsent_revision", "cookieconsent_record", "cookieconsent_daily")
+TABLES = (
+    "cookieconsent_revision",
+    "cookieconsent_record",
+    "cookieconsent_daily",
+    "cookieconsent_undeclared",
+)
 
 
 def include_object(
@@ -72,3 +77,15 @@ class DailyCount(tk.BaseModel):
     revision = sa.Column(sa.String(32), primary_key=True)
     choices = sa.Column(JSONB, primary_key=True)
     records = sa.Column(sa.BigInteger, nullable=False)
+
+
+class UndeclaredCookie(tk.BaseModel):
+    """A cookie name seen in a response (set by the portal) or a request (sent by
+    browsers) that the catalogue did not declare: names only, never values (drift.py)."""
+
+    __tablename__ = "cookieconsent_undeclared"
+
+    name = sa.Column(sa.String(128), primary_key=True)
+    source = sa.Column(sa.String(8), primary_key=True)
+    first_seen = sa.Column(sa.DateTime(timezone=True), nullable=False)
+    last_seen = sa.Column(sa.DateTime(timezone=True), nullable=False)

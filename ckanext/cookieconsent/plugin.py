@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.common import CKANConfig
 from ckan.lib.plugins import DefaultTranslation
 
-from ckanext.cookieconsent import catalogue, config, googleanalytics, records, rendering
+from ckanext.cookieconsent import catalogue, config, drift, googleanalytics, records, rendering
 
 try:  # ckanext-googleanalytics is optional: its hook for server-side events
     from ckanext.googleanalytics.interfaces import IGoogleAnalytics  # pyright: ignore[reportMissingImports]
@@ -25,6 +27,7 @@ class CookieConsentPlugin(p.SingletonPlugin, DefaultTranslation):
     p.implements(p.IConfigurer)
     p.implements(p.IConfigurable)
     p.implements(p.ITranslation)
+    p.implements(p.IMiddleware, inherit=True)
     if IGoogleAnalytics is not None:
         p.implements(IGoogleAnalytics, inherit=True)
 
@@ -53,6 +56,13 @@ class CookieConsentPlugin(p.SingletonPlugin, DefaultTranslation):
             googleanalytics.put_our_templates_first(config_)
         rendering.forget()  # rendered with the templates and texts of before
         records.forget_revisions()  # perhaps of another database
+        drift.forget()
+
+    # IMiddleware: the names of the cookies responses set and requests send, against the
+    # catalogue (drift.py).
+
+    def make_middleware(self, app: Any, config_: CKANConfig) -> Any:
+        return drift.middleware(app) if config.detect_undeclared() else app
 
     # ITranslation: DefaultTranslation finds i18n/ next to this package and
     # uses the "ckanext-cookieconsent" domain.

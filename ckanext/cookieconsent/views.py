@@ -300,9 +300,15 @@ def dashboard() -> str:
         return tk.abort(403, _not_authorized())  # type: ignore[return-value]
     except tk.ValidationError as error:
         return tk.abort(400, _period_message(error))  # type: ignore[return-value]
+    undeclared = tk.get_action("cookieconsent_undeclared_cookie_list")(_user_context(), {})
     return tk.render(
         "cookieconsent/admin/dashboard.html",
-        {"stats": stats, "chart": charts.answers_by_day(stats), "period": period},
+        {
+            "stats": stats,
+            "chart": charts.answers_by_day(stats),
+            "period": period,
+            "undeclared": undeclared,
+        },
     )
 
 

@@ -168,6 +168,10 @@ class Catalogue:
             None,
         )
 
+    def declares(self, cookie_name: str) -> bool:
+        """Whether an entry of any category is `cookie_name` (or a pattern matching it)."""
+        return any(c.matches(cookie_name) for c in self.cookies)
+
     # The rules. Written to the instance once (a frozen dataclass keeps its __dict__).
 
     @functools.cached_property

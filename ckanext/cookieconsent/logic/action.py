@@ -9,7 +9,7 @@ from typing import Any, TypedDict
 import ckan.plugins.toolkit as tk
 from ckan.types import Context, DataDict
 
-from ckanext.cookieconsent import catalogue, config, records
+from ckanext.cookieconsent import catalogue, config, drift, records
 from ckanext.cookieconsent.logic import schema
 
 
@@ -100,6 +100,19 @@ def cookieconsent_stats(context: Context, data_dict: DataDict) -> dict[str, Any]
     tk.check_access("cookieconsent_stats", context, data_dict)
     params = schema.validate(data_dict, schema.stats(), context)
     return records.stats(params.get("since"), params.get("until"))
+
+
+@tk.side_effect_free
+def cookieconsent_undeclared_cookie_list(
+    context: Context, data_dict: DataDict
+) -> list[dict[str, Any]]:
+    """Cookies seen but not declared in the catalogue (sysadmins only), most recently
+    seen first: ``name``, ``source`` (``response``: set by the portal; ``request``: sent
+    by browsers, perhaps set by another site of the domain, or forged), ``first_seen``
+    and ``last_seen`` (ISO 8601, UTC, to the hour). Names only: values are never kept.
+    """
+    tk.check_access("cookieconsent_undeclared_cookie_list", context, data_dict)
+    return drift.undeclared(catalogue.current())
 
 
 def cookieconsent_record_purge(context: Context, data_dict: DataDict) -> dict[str, Any]:

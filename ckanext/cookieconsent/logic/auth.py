@@ -36,3 +36,9 @@ def cookieconsent_stats(context: Context, data_dict: DataDict | None) -> AuthRes
 
 def cookieconsent_record_purge(context: Context, data_dict: DataDict | None) -> AuthResult:
     return {"success": False, "msg": tk._("Only sysadmins can delete consent records.")}
+
+
+def cookieconsent_undeclared_cookie_list(
+    context: Context, data_dict: DataDict | None
+) -> AuthResult:
+    return {"success": False, "msg": tk._("Only sysadmins can read consent statistics.")}
