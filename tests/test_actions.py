@@ -31,7 +31,12 @@ def _post(app: Any, action: str, status: int = 200, **params: str) -> Any:
 
 def test_cookie_list_through_call_action_lists_the_builtin_cookies() -> None:
     cookies = call_action("cookieconsent_cookie_list")
-    assert [c["name"] for c in cookies] == ["ckan", "remember_token", "cookies_preferences"]
+    assert [c["name"] for c in cookies] == [
+        "ckan",
+        "remember_token",
+        "cookies_preferences",
+        "htmx-*",
+    ]
     session = cookies[0]
     assert session["category"] == "necessary"
     assert session["party"] == "first"
@@ -130,7 +135,7 @@ def test_category_list_counts_cookies(app: Any, send: Any) -> None:
     categories = send(app, "cookieconsent_category_list")["result"]
     summary = [(c["id"], c["required"], c["exempt"], c["cookie_count"]) for c in categories]
     assert summary == [
-        ("necessary", True, False, 3),
+        ("necessary", True, False, 4),
         ("statistics", False, True, 2),
         ("media", False, False, 3),
     ]

@@ -35,7 +35,12 @@ def _load(tmp_path: Path, content: str, suffix: str = ".yaml") -> catalogue.Cata
 
 def test_builtin_catalogue_lists_ckan_cookies_and_ours() -> None:
     loaded = catalogue.load("", VALUES)
-    assert [c.name for c in loaded.cookies] == ["ckan", "remember_token", "cookies_preferences"]
+    assert [c.name for c in loaded.cookies] == [
+        "ckan",
+        "remember_token",
+        "cookies_preferences",
+        "htmx-*",
+    ]
     assert {c.category for c in loaded.cookies} == {"necessary"}
     assert [c.id for c in loaded.categories] == ["necessary", "statistics", "media"]
     assert loaded.category("necessary").required  # type: ignore[union-attr]
@@ -103,7 +108,7 @@ def test_package_path_form_reads_the_shipped_example() -> None:
 
 
 def test_empty_file_keeps_the_builtin_catalogue(tmp_path: Path) -> None:
-    assert len(_load(tmp_path, "").cookies) == 3
+    assert len(_load(tmp_path, "").cookies) == 4
 
 
 # --- The policy revision ---------------------------------------------------------

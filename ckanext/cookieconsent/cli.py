@@ -1,4 +1,5 @@
-"""`ckan cookieconsent ...` commands: check the catalogue, read and prune consent records."""
+"""`ckan cookieconsent ...` commands: check the catalogue, audit the portal, read and prune
+consent records."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import datetime
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import ckan.cli
 import ckan.plugins.toolkit as tk
@@ -17,7 +19,7 @@ from ckan.config.declaration import Declaration
 from ckan.exceptions import CkanConfigurationException
 from ckan.types import Context
 
-from ckanext.cookieconsent import catalogue, config, drift, googleanalytics, records
+from ckanext.cookieconsent import audit, catalogue, config, drift, googleanalytics, records
 from ckanext.cookieconsent.logic import schema
 
 # The CLI blanket registers what __all__ names (click groups are not plain functions).
@@ -254,3 +256,79 @@ def purge(older_than: str | None, dry_run: bool) -> None:
         )
         return
     click.echo(f"Deleted {result['records']} consent record(s) made before {result['older_than']}.")
+
+
+class _AuditCannotRun(click.ClickException):
+    exit_code = 2  # 1 is a violation found
+
+
+@cookieconsent.command("audit")
+@click.argument("urls", nargs=-1, metavar="[URL]...")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--output", "-o", type=click.File("w"), help="Also write the JSON report to this file."
+)
+@click.option(
+    "--chromium",
+    envvar="COOKIECONSENT_CHROMIUM",
+    default=audit.DEFAULT_CHROMIUM,
+    show_default=True,
+    help="The Chromium executable (also $COOKIECONSENT_CHROMIUM).",
+)
+@click.option(
+    "--settle-ms",
+    type=click.IntRange(0, 60000),
+    default=1500,
+    show_default=True,
+    help="How long to let each page's scripts run after it has loaded.",
+)
+def audit_command(
+    urls: tuple[str, ...],
+    as_json: bool,
+    output: Any,
+    chromium: str,
+    settle_ms: int,
+) -> None:
+    """Visit the portal's pages in headless Chromium, four times (no choice, Reject all,
+    Accept all, Global Privacy Control), and report what breaks the cookie catalogue or
+    the consent rules.
+
+    URLs are absolute, or paths on ckan.site_url; all on the portal's origin. Default:
+    / /about /cookies (the home page needs Solr). Exit code 0: no violation; 1: a
+    violation; 2: the audit could not run. Needs `pip install
+    'ckanext-cookieconsent[audit]'` and Chromium.
+    """
+    pages = _audit_urls(urls or ("/", "/about", "/cookies"))
+    try:
+        report = audit.run(
+            catalogue.current(),
+            pages,
+            chromium=chromium,
+            gpc_honoured=config.honor_gpc(),
+            settle_ms=settle_ms,
+        )
+    except audit.AuditError as error:
+        raise _AuditCannotRun(str(error)) from error
+    document = json.dumps(report.as_dict(), indent=2, sort_keys=True)
+    if output is not None:
+        output.write(document + "\n")
+    click.echo(document if as_json else audit.human(report))
+    if report.findings:
+        raise SystemExit(1)
+
+
+def _audit_urls(given: tuple[str, ...]) -> list[str]:
+    """Absolute URLs on one origin, or a usage error naming the URL."""
+    site = (tk.config.get("ckan.site_url") or "").rstrip("/")
+    pages = [site + url if url.startswith("/") else url for url in given]
+    origins = set()
+    for page in pages:
+        parts = urlsplit(page)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise click.BadParameter(
+                f"{page!r} is not an http(s) URL nor a path starting with /", param_hint="URL"
+            )
+        origins.add((parts.scheme, parts.netloc.lower()))
+    if len(origins) > 1:
+        raise click.BadParameter("all pages must be on one origin, the portal's", param_hint="URL")
+    return pages
