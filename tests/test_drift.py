@@ -49,7 +49,7 @@ def _get(app: Any, path: str, cookie: str | None = None) -> int:
     would rebuild it from its jar); the response status."""
     headers = {"Cookie": cookie} if cookie is not None else {}
     environ = EnvironBuilder(path=path, headers=headers).get_environ()
-    app_iter, status, _ = run_wsgi_app(app.flask_app, environ)
+    app_iter, status, _ = run_wsgi_app(app.app, environ)  # the whole stack, as served
     b"".join(app_iter)
     return int(status.split()[0])
 

@@ -55,7 +55,10 @@ def test_a_record_holds_no_personal_data_beyond_the_consent_id(app: Any) -> None
     _choose(app.test_client(), "accept_all")
     model.Session.commit()
     columns = {c["name"] for c in sa.inspect(model.meta.engine).get_columns("cookieconsent_record")}
-    assert columns == {"id", "consent_id", "revision", "choices", "created", "method", "language"}
+    # texts_id: the texts shown (proof.py), the same for every visitor of a language.
+    assert columns == {
+        "id", "consent_id", "revision", "choices", "created", "method", "language", "texts_id"
+    }  # fmt: skip
     (row,) = model.Session.execute(sa.text("SELECT * FROM cookieconsent_record")).mappings()
     assert set(row.keys()) == columns
 
@@ -88,6 +91,7 @@ def test_a_revision_lost_from_the_database_is_stored_again(app: Any) -> None:
     _choose(app.test_client(), "refuse_all")
     assert len(_records()) == 1
     assert model.Session.execute(sa.text("SELECT count(*) FROM cookieconsent_revision")).scalar()
+    assert model.Session.execute(sa.text("SELECT count(*) FROM cookieconsent_texts")).scalar()
 
 
 def test_changes_of_mind_keep_one_consent_id_and_withdrawal_is_named(app: Any) -> None:

@@ -19,7 +19,7 @@ from ckan.config.declaration import Declaration
 from ckan.exceptions import CkanConfigurationException
 from ckan.types import Context
 
-from ckanext.cookieconsent import audit, catalogue, config, drift, googleanalytics, records
+from ckanext.cookieconsent import audit, catalogue, config, drift, googleanalytics, proof, records
 from ckanext.cookieconsent.logic import schema
 
 # The CLI blanket registers what __all__ names (click groups are not plain functions).
@@ -332,3 +332,49 @@ def _audit_urls(given: tuple[str, ...]) -> list[str]:
     if len(origins) > 1:
         raise click.BadParameter("all pages must be on one origin, the portal's", param_hint="URL")
     return pages
+
+
+@cookieconsent.command("verify")
+@click.argument(
+    "receipt_file", metavar="RECEIPT.json", type=click.Path(dir_okay=False, allow_dash=True)
+)
+def verify(receipt_file: str) -> None:
+    """Check a visitor's consent receipt (downloaded from /cookies/receipt): its signature,
+    and that the records hold the same record. Exit code 0: valid; 1: not valid (altered,
+    forged, or no such record); 2: not a receipt (unreadable, malformed JSON, missing fields)."""
+    try:
+        if receipt_file == "-":
+            text = click.get_binary_stream("stdin").read(proof.MAX_RECEIPT_BYTES + 1)
+        else:
+            with open(receipt_file, "rb") as stream:
+                text = stream.read(proof.MAX_RECEIPT_BYTES + 1)
+        receipt = proof.parse_receipt(text)
+    except OSError as error:
+        raise _not_a_receipt(f"cannot read {receipt_file}: {error.strerror or error}.") from error
+    except proof.MalformedReceipt as error:
+        raise _not_a_receipt(f"{receipt_file} is not a valid receipt: {error}") from error
+    try:
+        result = tk.get_action("cookieconsent_receipt_verify")(
+            _site_context(), {"receipt": receipt}
+        )
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise click.ClickException(f"The verification failed: {reason}") from error
+    who = f"record {result['record_id']} of consent id {result['consent_id']}"
+    if result["valid"]:
+        click.echo(f"Receipt VALID: signed by this portal, and {who} is kept as it says.")
+        return
+    click.echo(f"Receipt NOT VALID ({who}):")
+    for problem in result["problems"]:
+        click.echo(f"  - {problem}")
+    raise SystemExit(1)
+
+
+class _NotAReceipt(click.ClickException):
+    """Not a receipt at all: exit code 2, apart from a receipt that fails its checks (1)."""
+
+    exit_code = 2
+
+
+def _not_a_receipt(message: str) -> click.ClickException:
+    return _NotAReceipt(message)

@@ -5,6 +5,8 @@ Defaults and types live in config_declaration.yaml (and CKAN's own declaration).
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from urllib.parse import urlsplit
 
 import ckan.plugins.toolkit as tk
@@ -21,6 +23,71 @@ def cookie_name() -> str:
 
 def cookie_max_age() -> int:
     return tk.config.get("ckanext.cookieconsent.cookie_max_age")
+
+
+COOKIE_DOMAIN_OPTION = "ckanext.cookieconsent.cookie_domain"
+_DOMAIN_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def cookie_domain() -> str | None:
+    """The preferences cookie's `Domain` (lowercase, without a leading dot), or None: the
+    cookie is the host's only. `check_cookie_domain` has refused anything else at start-up."""
+    value = (tk.config.get(COOKIE_DOMAIN_OPTION) or "").strip().lower().lstrip(".")
+    return value or None
+
+
+def check_cookie_domain() -> None:
+    """Refuse a `cookie_domain` the browser would ignore or that would not reach CKAN: not
+    a host name, an IP address, a single label (`org`, `localhost`: a top-level domain or
+    one host), not `ckan.site_url`'s host or a parent of it, or with a `__Host-` cookie
+    name (which forbids `Domain`). CkanConfigurationException naming the option."""
+    domain = cookie_domain()
+    if domain is None:
+        return
+    raw = tk.config.get(COOKIE_DOMAIN_OPTION)
+    problem = _cookie_domain_problem(domain)
+    if problem is not None:
+        raise CkanConfigurationException(f"{COOKIE_DOMAIN_OPTION} = {raw}: {problem}")
+    name = cookie_name()
+    if name.lower().startswith("__host-"):
+        raise CkanConfigurationException(
+            f"{COOKIE_DOMAIN_OPTION} = {raw}: ckanext.cookieconsent.cookie_name = {name} "
+            f"starts with __Host-, which browsers only accept without a Domain. Rename the "
+            f"cookie or leave cookie_domain empty."
+        )
+    site_url = tk.config.get("ckan.site_url") or ""
+    try:
+        host = (urlsplit(site_url).hostname or "").lower()
+    except ValueError:
+        host = ""
+    if host != domain and not host.endswith(f".{domain}"):
+        raise CkanConfigurationException(
+            f"{COOKIE_DOMAIN_OPTION} = {raw}: ckan.site_url = {site_url} is not on this "
+            f"domain, so browsers would refuse the cookie. Expected {host or 'its host'} or "
+            f"a parent domain of it."
+        )
+
+
+def _cookie_domain_problem(domain: str) -> str | None:
+    """What is wrong with `domain` as a shared cookie's `Domain`, or None."""
+    try:
+        ipaddress.ip_address(domain.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        return "an IP address cannot be shared with other sites; expected a domain name."
+    labels = domain.split(".")
+    if not all(_DOMAIN_LABEL.fullmatch(label) for label in labels):
+        return (
+            "expected a domain name such as .example.org (ASCII letters, digits and hyphens; "
+            "an internationalised name in its xn-- form)."
+        )
+    if len(labels) < 2:
+        return (
+            "a single label is a top-level domain or one host, which browsers do not share; "
+            "expected a domain such as .example.org."
+        )
+    return None
 
 
 def honor_gpc() -> bool:
@@ -60,6 +127,25 @@ def consent_mode() -> dict[str, str]:
             )
         mapping[signal] = category
     return mapping
+
+
+# Matomo (matomo.py checks the values at start-up)
+
+
+def matomo_url() -> str:
+    return (tk.config.get("ckanext.cookieconsent.matomo_url") or "").strip()
+
+
+def matomo_site_id() -> str:
+    return str(tk.config.get("ckanext.cookieconsent.matomo_site_id") or "").strip()
+
+
+def matomo_mode() -> str:
+    return tk.config.get("ckanext.cookieconsent.matomo_mode")
+
+
+def matomo_category() -> str:
+    return tk.config.get("ckanext.cookieconsent.matomo_category")
 
 
 def public_origin() -> str | None:
@@ -140,3 +226,11 @@ def builtin_catalogue_values() -> dict[str, str]:
         "preferences_cookie": cookie_name(),
         "preferences_max_age": str(cookie_max_age()),
     }
+
+
+def resource_view_category() -> str:
+    return tk.config.get("ckanext.cookieconsent.resource_view_category")
+
+
+def resource_view_trusted_hosts() -> str:
+    return tk.config.get("ckanext.cookieconsent.resource_view_trusted_hosts") or ""

@@ -13,7 +13,17 @@ from babel.numbers import format_decimal, parse_pattern
 from flask import g, request
 from markupsafe import Markup, escape
 
-from ckanext.cookieconsent import bundles, catalogue, config, googleanalytics, rendering, visitor
+from ckanext.cookieconsent import (
+    bundles,
+    catalogue,
+    config,
+    googleanalytics,
+    matomo,
+    rendering,
+    tracking,
+    views_gate,
+    visitor,
+)
 
 _SCRIPT_TAG = re.compile(r"<script\b([^>]*)>", re.IGNORECASE)
 _TYPE_ATTRIBUTE = re.compile(r"""\stype\s*=\s*(["'])([^"']*)\1""", re.IGNORECASE)
@@ -160,12 +170,25 @@ def cookieconsent_googleanalytics_category() -> str | None:
     return config.googleanalytics_category() if config.gate_googleanalytics() else None
 
 
+def cookieconsent_tracking_script_urls() -> list[str]:
+    """The URLs of CKAN's tracking plugin's script to render gated on the statistics
+    category (that plugin's own tag then left out of this page); none when it is off or
+    the visitor allows the category. Call it before the `scripts` block's super()."""
+    return tracking.gated_script_urls()
+
+
 def cookieconsent_consent_mode() -> dict[str, Any] | None:
     """Google Consent Mode v2 for this page (ckanext-googleanalytics' tag gated, the
     option not empty): the signals' categories and their state now; else None."""
     if not config.gate_googleanalytics() or not config.consent_mode():
         return None
     return {"categories": config.consent_mode(), "now": googleanalytics.consent_mode_signals()}
+
+
+def cookieconsent_matomo() -> dict[str, Any] | None:
+    """Matomo's tag for this page (ckanext.cookieconsent.matomo_url and matomo_site_id
+    set): its category, script URL and the settings of its commands; else None."""
+    return matomo.tag()
 
 
 def cookieconsent_position() -> str:
@@ -214,3 +237,67 @@ def cookieconsent_asset(name: str) -> str:
 def cookieconsent_asset_urls(*names: str) -> list[str]:
     """The URLs of these bundles, for the script to load them when first needed."""
     return bundles.urls(*names)
+
+
+# --- CKAN's resource views of other sites' content (views_gate.py) ------------------------
+
+# The placeholder's size for each view type (the content's own takes the width it has).
+_VIEW_SIZES = {"webpage_view": (1200, 675), "video_view": (640, 360), "audio_view": (640, 160)}
+
+
+@tk.chained_helper
+def rendered_resource_view(
+    next_helper: Any,
+    resource_view: dict[str, Any],
+    resource: dict[str, Any],
+    package: dict[str, Any],
+    embed: bool = False,
+) -> Markup:
+    """CKAN's `h.rendered_resource_view`, chained (whatever the order of `ckan.plugins`):
+    a `webpage_view`, `video_view` or `audio_view` of another site's content waits behind
+    the embed placeholder naming its host until the visitor allows the category
+    (cookieconsent/snippets/resource_view.html); a URL no browser should load is not
+    rendered. Everything else, and a view the visitor allows, is CKAN's own rendering."""
+    view_type = str(resource_view.get("view_type"))
+    if embed or not views_gate.gates(view_type):
+        return next_helper(resource_view, resource, package, embed)
+    page = views_gate.origin_of(request.host_url, None)
+    decision = views_gate.decide(
+        resource_view,
+        resource,
+        views_gate.portal_origins(request.host_url),
+        page,
+        views_gate.trusted_hosts(),
+    )
+    category = config.resource_view_category()
+    if decision.verdict == "direct" or (decision.verdict == "gated" and visitor.allowed(category)):
+        return next_helper(resource_view, resource, package, embed)
+    width, height = _VIEW_SIZES[view_type]
+    frame = _is_view_frame() and not g.get("cookieconsent_view_settings")
+    if frame and decision.verdict == "gated":
+        g.cookieconsent_view_settings = True  # the frame's settings and core, once
+    extra = {
+        "verdict": decision.verdict,
+        "category": category,
+        "src": decision.url,
+        "title": resource_view.get("title") or tk.h.resource_display_name(resource),
+        "provider": ", ".join(decision.hosts),
+        "width": width,
+        "height": height,
+        "frame": frame,
+        "content": next_helper(resource_view, resource, package, embed)
+        if decision.verdict == "gated"
+        else "",
+    }
+    return Markup(tk.render("cookieconsent/snippets/resource_view.html", extra))
+
+
+def _is_view_frame() -> bool:
+    """Whether this request is a view's own page (CKAN's `<type>_resource.view`), which
+    extends base.html: no page.html, so no script settings of its own."""
+    from flask import current_app
+
+    function = current_app.view_functions.get(request.endpoint or "")
+    return getattr(function, "__module__", "") == "ckan.views.resource" and (
+        getattr(function, "__name__", "") == "view"
+    )

@@ -13,6 +13,7 @@ TABLES = (
     "cookieconsent_record",
     "cookieconsent_daily",
     "cookieconsent_undeclared",
+    "cookieconsent_texts",
 )
 
 
@@ -43,6 +44,7 @@ class ConsentRecord(tk.BaseModel):
     __table_args__ = (
         sa.Index("cookieconsent_record_consent_id_idx", "consent_id"),
         sa.Index("cookieconsent_record_created_idx", "created"),
+        sa.Index("cookieconsent_record_texts_id_idx", "texts_id"),
     )
 
     id = sa.Column(sa.BigInteger, primary_key=True, autoincrement=True)
@@ -54,6 +56,8 @@ class ConsentRecord(tk.BaseModel):
     created = sa.Column(sa.DateTime(timezone=True), nullable=False)
     method = sa.Column(sa.String(16), nullable=False)  # banner, policy, embed, withdrawal, gpc
     language = sa.Column(sa.String(16), nullable=False)
+    # The texts the visitor was shown (ShownTexts); null for records made before they were kept.
+    texts_id = sa.Column(sa.Integer, sa.ForeignKey("cookieconsent_texts.id"), nullable=True)
 
     def as_dict(self) -> Any:
         return {
@@ -89,3 +93,27 @@ class UndeclaredCookie(tk.BaseModel):
     source = sa.Column(sa.String(8), primary_key=True)
     first_seen = sa.Column(sa.DateTime(timezone=True), nullable=False)
     last_seen = sa.Column(sa.DateTime(timezone=True), nullable=False)
+
+
+class ShownTexts(tk.BaseModel):
+    """The banner's and the policy page's texts as one revision showed them in one language
+    (proof.py says how they are rendered and hashed): stored once, kept while a record
+    links to them."""
+
+    __tablename__ = "cookieconsent_texts"
+    __table_args__ = (
+        sa.UniqueConstraint("sha256", name="cookieconsent_texts_sha256_key"),
+        sa.Index("cookieconsent_texts_revision_language_idx", "revision", "language"),
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    sha256 = sa.Column(sa.String(64), nullable=False)
+    revision = sa.Column(
+        sa.String(32),
+        sa.ForeignKey("cookieconsent_revision.revision", ondelete="CASCADE"),
+        nullable=False,
+    )
+    language = sa.Column(sa.String(16), nullable=False)
+    created = sa.Column(sa.DateTime(timezone=True), nullable=False)
+    banner = sa.Column(sa.Text, nullable=False)
+    policy = sa.Column(sa.Text, nullable=False)

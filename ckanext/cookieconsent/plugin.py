@@ -9,7 +9,18 @@ import ckan.plugins.toolkit as tk
 from ckan.common import CKANConfig
 from ckan.lib.plugins import DefaultTranslation
 
-from ckanext.cookieconsent import catalogue, config, drift, googleanalytics, records, rendering
+from ckanext.cookieconsent import (
+    catalogue,
+    config,
+    drift,
+    googleanalytics,
+    matomo,
+    proof,
+    records,
+    rendering,
+    tracking,
+    views_gate,
+)
 
 try:  # ckanext-googleanalytics is optional: its hook for server-side events
     from ckanext.googleanalytics.interfaces import IGoogleAnalytics  # pyright: ignore[reportMissingImports]
@@ -45,16 +56,29 @@ class CookieConsentPlugin(p.SingletonPlugin, DefaultTranslation):
 
     def configure(self, config_: CKANConfig) -> None:
         config.check_retention()  # records outlive the choices they prove, or no start
+        config.check_cookie_domain()  # a Domain the browsers accept, CKAN's host in it
+        # The integrations' entries the portal's catalogue lacks, each given it as declared.
+        integrations = [
+            hook
+            for hook, on in (
+                (googleanalytics.cookies_to_declare, googleanalytics.gated()),
+                (tracking.entries_to_declare, tracking.loaded()),
+                (matomo.cookies_to_declare, matomo.configured()),
+            )
+            if on
+        ]
         catalogue.install(
             catalogue.load(
                 config.catalogue_file(),
                 config.builtin_catalogue_values(),
-                googleanalytics.cookies_to_declare if googleanalytics.gated() else None,
+                lambda declared: [entry for hook in integrations for entry in hook(declared)],
             )
         )
         if googleanalytics.loaded():
             googleanalytics.put_our_templates_first(config_)
+        views_gate.check(catalogue.current())  # CKAN's resource views of other sites
         rendering.forget()  # rendered with the templates and texts of before
+        proof.forget()  # the texts shown, likewise
         records.forget_revisions()  # perhaps of another database
         drift.forget()
 
@@ -63,6 +87,13 @@ class CookieConsentPlugin(p.SingletonPlugin, DefaultTranslation):
 
     def make_middleware(self, app: Any, config_: CKANConfig) -> Any:
         return drift.middleware(app) if config.detect_undeclared() else app
+
+    # Run for every plugin after all their make_middleware: CKAN's tracking plugin has
+    # registered its handler by then, in any plugin order (tracking.py).
+
+    def make_error_log_middleware(self, app: Any, config_: CKANConfig) -> Any:
+        tracking.check_consent_before_storing(app)
+        return app
 
     # ITranslation: DefaultTranslation finds i18n/ next to this package and
     # uses the "ckanext-cookieconsent" domain.

@@ -14,7 +14,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 import sqlalchemy.exc
@@ -22,7 +22,10 @@ from ckan import model
 from sqlalchemy.dialects.postgresql import insert
 
 from ckanext.cookieconsent import catalogue, config, consent
-from ckanext.cookieconsent.model import ConsentRecord, DailyCount, PolicyRevision
+from ckanext.cookieconsent.model import ConsentRecord, DailyCount, PolicyRevision, ShownTexts
+
+if TYPE_CHECKING:  # proof.py renders the texts shown; records store them
+    from ckanext.cookieconsent.proof import Texts
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +42,16 @@ def now() -> datetime.datetime:
 # Revisions this process knows are stored: most choices then cost one INSERT, not two
 # (the catalogue is several KB of JSON). Forgotten on any failure, then written again.
 _stored_revisions: set[str] = set()
+# Likewise the texts shown (proof.py): their row's id, by their SHA-256.
+_stored_texts: dict[str, int] = {}
 
 
 def write(
-    choice: consent.Choice, current: catalogue.Catalogue, method: consent.Method, language: str
+    choice: consent.Choice,
+    current: catalogue.Catalogue,
+    method: consent.Method,
+    language: str,
+    texts: Texts | None = None,
 ) -> bool:
     """Store one record of `choice` (and its revision if new), made by `method` (one of
     consent.METHODS). False if it failed.
@@ -50,17 +59,23 @@ def write(
     The write waits at most `ckanext.cookieconsent.record_timeout_ms` for a lock or a
     statement (a locked or overloaded table): past that it fails, is logged, and the visitor
     gets their page and cookie all the same, without waiting any longer.
+
+    `texts`: what the visitor was shown of the catalogue in force (proof.texts_shown),
+    stored with the first record that links to them. A choice answering another stored
+    revision links to the texts another server stored for it in that language, if any.
     """
     for attempt in (1, 2):
         try:
-            _insert(choice, current, method, language)
+            _insert(choice, current, method, language, texts)
             return True
         except sqlalchemy.exc.IntegrityError:
             model.Session.rollback()
-            # The database may have lost a revision we thought stored (restored, reset):
-            # try once more, storing it again.
-            if attempt == 1 and current.revision in _stored_revisions:
+            # The database may have lost a revision or texts we thought stored (restored,
+            # reset, texts purged meanwhile): try once more, storing them again.
+            lost_texts = texts is not None and texts.sha256 in _stored_texts
+            if attempt == 1 and (current.revision in _stored_revisions or lost_texts):
                 _stored_revisions.discard(current.revision)
+                _stored_texts.pop(texts.sha256 if texts is not None else "", None)
                 continue
             log.exception("Could not record a cookie choice (consent id %s)", choice.consent_id)
         except Exception:
@@ -73,7 +88,11 @@ def write(
 
 
 def _insert(
-    choice: consent.Choice, current: catalogue.Catalogue, method: consent.Method, language: str
+    choice: consent.Choice,
+    current: catalogue.Catalogue,
+    method: consent.Method,
+    language: str,
+    texts: Texts | None,
 ) -> None:
     session = model.Session
     # Local to this transaction: CKAN's other queries keep the server's settings.
@@ -90,8 +109,21 @@ def _insert(
     answered = current.policy if choice.revision == current.revision else policy_of(choice.revision)
     if answered is None:
         raise LookupError(f"revision {choice.revision} is not stored")
-    if choice.revision == current.revision and current.revision not in _stored_revisions:
+    in_force = choice.revision == current.revision
+    if in_force and current.revision not in _stored_revisions:
         session.execute(_revision_insert(current))
+    texts_id: int | None = None
+    if in_force and texts is not None and texts.revision == current.revision:
+        texts_id = _stored_texts.get(texts.sha256)
+        if texts_id is None:
+            session.execute(_texts_insert(texts))
+            texts_id = session.execute(
+                sa.select(ShownTexts.__table__.c.id).where(
+                    ShownTexts.__table__.c.sha256 == texts.sha256
+                )
+            ).scalar_one()
+    elif not in_force:
+        texts_id = _texts_stored_for(answered.revision, language)
     session.add(
         ConsentRecord(
             consent_id=choice.consent_id,
@@ -100,11 +132,42 @@ def _insert(
             created=now(),
             method=method,
             language=language[:16],
+            texts_id=texts_id,
         )
     )
     session.commit()
-    if choice.revision == current.revision:
+    if in_force:
         _stored_revisions.add(current.revision)
+    if texts is not None and texts_id is not None and in_force:
+        _stored_texts[texts.sha256] = texts_id
+
+
+def _texts_insert(texts: Texts) -> Any:
+    """Store the texts shown (proof.Texts), unless stored already by any process or server."""
+    return (
+        insert(ShownTexts.__table__)
+        .values(
+            sha256=texts.sha256,
+            revision=texts.revision,
+            language=texts.language,
+            created=now(),
+            banner=texts.banner,
+            policy=texts.policy,
+        )
+        .on_conflict_do_nothing(index_elements=["sha256"])
+    )
+
+
+def _texts_stored_for(revision: str, language: str) -> int | None:
+    """The texts stored for `revision` in `language` (the latest), if any: their id."""
+    table = ShownTexts.__table__
+    query = (
+        sa.select(table.c.id)
+        .where(table.c.revision == revision, table.c.language == language[:16])
+        .order_by(table.c.created.desc())
+        .limit(1)
+    )
+    return model.Session.execute(query).scalar()
 
 
 # The policies of stored revisions, by revision: a revision never changes once stored.
@@ -153,6 +216,7 @@ def forget_revisions() -> None:
     another database): they are read again when needed."""
     global _retry_storing_at
     _stored_revisions.clear()
+    _stored_texts.clear()
     _known_policies.clear()
     _unknown_until.clear()
     _retry_storing_at = 0.0
@@ -205,15 +269,33 @@ def _revision_insert(current: catalogue.Catalogue) -> Any:
 
 
 def history(consent_id: str) -> list[dict[str, Any]]:
-    """Every record of one consent id, oldest first, each with the catalogue it answered."""
+    """Every record of one consent id, oldest first, each with the catalogue it answered
+    and the texts its visitor was shown (`texts`: sha256, language, banner, policy; None
+    for records made before texts were kept)."""
     rows = (
-        model.Session.query(ConsentRecord, PolicyRevision)
+        model.Session.query(ConsentRecord, PolicyRevision, ShownTexts)
         .join(PolicyRevision, PolicyRevision.revision == ConsentRecord.revision)
+        .outerjoin(ShownTexts, ShownTexts.id == ConsentRecord.texts_id)
         .filter(ConsentRecord.consent_id == consent_id)
         .order_by(ConsentRecord.created, ConsentRecord.id)
         .all()
     )
-    return [{**record.as_dict(), "policy": revision.catalogue} for record, revision in rows]
+    return [
+        {
+            **record.as_dict(),
+            "policy": revision.catalogue,
+            "texts_sha256": None if texts is None else texts.sha256,
+            "texts": None
+            if texts is None
+            else {
+                "sha256": texts.sha256,
+                "language": texts.language,
+                "banner": texts.banner,
+                "policy": texts.policy,
+            },
+        }
+        for record, revision, texts in rows
+    ]
 
 
 def _between(query: Any, since: datetime.datetime | None, until: datetime.datetime | None) -> Any:
@@ -407,7 +489,9 @@ def purge(older_than: datetime.datetime, batch: int = PURGE_BATCH) -> int:
     """Delete the records made before `older_than`; the number deleted. Safe to repeat.
 
     In transactions of at most `batch` rows, so that a first purge of a large table does
-    not hold its locks (and the visitors' choices) for the whole deletion."""
+    not hold its locks (and the visitors' choices) for the whole deletion. Then the texts
+    shown (stored before `older_than`) that no record links to any more go too: texts live
+    as long as a record links to them (the foreign key refuses deleting linked ones)."""
     table = ConsentRecord.__table__
     oldest = sa.select(table.c.id).where(table.c.created < older_than).limit(batch)
     deleted = 0
@@ -418,4 +502,24 @@ def purge(older_than: datetime.datetime, batch: int = PURGE_BATCH) -> int:
         model.Session.commit()
         deleted += result.rowcount or 0
         if (result.rowcount or 0) < batch:
-            return deleted
+            break
+    purge_unlinked_texts(older_than)
+    return deleted
+
+
+def purge_unlinked_texts(older_than: datetime.datetime) -> int:
+    """Delete the texts shown stored before `older_than` that no record links to; how many.
+    A record being written meanwhile that links to one fails its foreign key and is
+    written again with the texts stored again (write's second attempt)."""
+    texts = ShownTexts.__table__
+    linked = (
+        sa.select(ConsentRecord.__table__.c.id)
+        .where(ConsentRecord.__table__.c.texts_id == texts.c.id)
+        .exists()
+    )
+    result: Any = model.Session.execute(
+        sa.delete(texts).where(texts.c.created < older_than, ~linked)
+    )
+    model.Session.commit()
+    _stored_texts.clear()
+    return result.rowcount or 0

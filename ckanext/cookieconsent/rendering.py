@@ -63,6 +63,29 @@ def banner() -> Markup:
     )
 
 
+# What stands for the two slots in the banner kept as proof (proof.py): fixed, so that the
+# texts' hash is the same in every process.
+CSRF_MARKER = "[csrf-field]"
+CAME_FROM_MARKER = "[return-path]"
+
+
+def banner_with_markers() -> str:
+    """The banner as the cache holds it for this request's key, its two per-request slots
+    replaced by CSRF_MARKER and CAME_FROM_MARKER (the proof of what visitors were shown).
+    A theme's banner without the slots is rendered with the markers as its values."""
+    key = _key()
+    template = _rendered.get(key)
+    if template is None:
+        template = _render_with_slots()
+        if len(_rendered) >= _MAX_ENTRIES:
+            _rendered.clear()
+        _rendered[key] = template
+    if not template:
+        markers = {"csrf_field": Markup(CSRF_MARKER), "came_from": CAME_FROM_MARKER}
+        return str(tk.render_snippet(SNIPPET, markers))
+    return template.replace(_CSRF_SLOT, CSRF_MARKER).replace(_CAME_FROM_SLOT, CAME_FROM_MARKER)
+
+
 def _key() -> tuple[object, ...]:
     """Everything the banner's render depends on but the two slots."""
     choice = visitor.choice()

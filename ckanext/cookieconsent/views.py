@@ -4,6 +4,7 @@ sysadmins' dashboard of consent records."""
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import re
 from typing import Any, Literal, get_args
@@ -15,7 +16,16 @@ from flask_wtf.csrf import validate_csrf
 from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
-from ckanext.cookieconsent import catalogue, charts, config, consent, records, signals, visitor
+from ckanext.cookieconsent import (
+    catalogue,
+    charts,
+    config,
+    consent,
+    proof,
+    records,
+    signals,
+    visitor,
+)
 from ckanext.cookieconsent.logic import schema
 
 log = logging.getLogger(__name__)
@@ -44,6 +54,7 @@ def policy() -> str:
         {
             "policy": tk.h.cookieconsent_policy(),
             "came_from": _safe_return_path(request.args.get("came_from")),
+            "proof_retention": proof.retention_text(tk.h.lang() or ""),
         },
     )
 
@@ -115,6 +126,33 @@ def gpc_support() -> Response:
     return response
 
 
+@cookieconsent.route("/cookies/receipt")
+def receipt() -> Response:
+    """The visitor's receipt of their consent (proof.receipt): the last record of the
+    consent id in their preferences cookie, signed, as a JSON download. 404 before any
+    choice, or when no record of it is kept."""
+    request.environ["__no_cache__"] = True  # one visitor's: never in a shared cache
+    choice = visitor.choice()
+    if not choice.is_stored or choice.consent_id is None:
+        return _error(404, tk._("You have not made a choice yet: there is no receipt to download."))
+    found = proof.receipt(choice.consent_id)
+    if found is None:
+        return _error(
+            404, tk._("No record of your choice is kept: there is no receipt to download.")
+        )
+    response = Response(
+        json.dumps(found, ensure_ascii=False, indent=2) + "\n",
+        mimetype="application/json",
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="cookie-consent-receipt-{choice.consent_id}.json"'
+            )
+        },
+    )
+    response.cache_control.no_store = True
+    return response
+
+
 def _policy_shown(portal: catalogue.Catalogue) -> catalogue.Policy:
     """The policy the form answers: the one in force, or, during a rolling update, the
     revision the page was rendered under by another server (the form's `revision`),
@@ -182,17 +220,27 @@ def _remember(
     The record never delays the answer beyond `record_timeout_ms` and never fails it:
     records.write logs what went wrong."""
     language = tk.h.lang() or ""
+    name, domain = config.cookie_name(), config.cookie_domain()
+    secure = request.is_secure or config.public_origin_is_https()
+    if domain is not None and name in request.cookies:
+        # Shared with the portal's other sites (cookie_domain): a choice stored on this
+        # host alone (before the option was set) goes, or the browser would keep two
+        # cookies of this name that disagree. The shared one is a cookie of its own.
+        response.delete_cookie(name, path="/", secure=secure, samesite="Lax")
     response.set_cookie(
-        config.cookie_name(),
+        name,
         consent.serialise(choice, consent.signing_key(tk.config.get("SECRET_KEY"))),
         max_age=config.cookie_max_age(),
         path="/",
+        domain=domain,
         samesite="Lax",
-        secure=request.is_secure or config.public_origin_is_https(),
+        secure=secure,
         httponly=False,  # the browser script reads the choice (cached pages, JS API)
     )
     if config.records_enabled():
-        records.write(choice, portal, method, language)
+        # What the visitor was shown (proof.py): rendered once per process and language.
+        shown = proof.texts_shown(portal, language) if choice.revision == portal.revision else None
+        records.write(choice, portal, method, language, shown)
     else:
         records.store_revision(portal)  # what carries choices over to another revision
     signals.choice_made.send(
@@ -210,15 +258,18 @@ def _delete_refused_cookies(
     response: Response, portal: catalogue.Catalogue, choice: consent.Choice
 ) -> None:
     """Expire, in this response, the cookies of refused categories the browser sent,
-    HttpOnly ones included (JavaScript could not delete those)."""
+    HttpOnly ones included (JavaScript could not delete those): on the host (a cookie set
+    without Domain lives there only), on the catalogue's domain and on the portal's shared
+    `cookie_domain` (where the portal's other sites may have set them)."""
     refused = {c.id for c in portal.categories if not choice.allows(c.id)}
+    shared = config.cookie_domain()
     for name in request.cookies:
         entry = portal.entry_for(name, refused)
         if entry is None:
             continue
-        response.delete_cookie(name, path=entry.path or "/", domain=entry.domain)
-        if entry.domain:  # a cookie set without Domain lives on the host only
-            response.delete_cookie(name, path=entry.path or "/")
+        domains = {"", *(d.lstrip(".").lower() for d in (entry.domain, shared) if d)}
+        for domain in sorted(domains):
+            response.delete_cookie(name, path=entry.path or "/", domain=domain or None)
 
 
 def _refuse_forged_request() -> Response | None:
@@ -343,6 +394,25 @@ def export() -> Response:
     request.environ["__no_cache__"] = True
     response.cache_control.no_store = True
     return response
+
+
+@cookieconsent.route("/ckan-admin/cookies/record")
+def record() -> str:
+    """One consent id's records, each next to the texts its visitor was shown (the
+    dashboard's look-up form)."""
+    request.environ["__no_cache__"] = True
+    consent_id = request.args.get("consent_id", "").strip()
+    context = _user_context()
+    history: dict[str, Any] | None = None
+    try:
+        history = tk.get_action("cookieconsent_record_show")(context, {"consent_id": consent_id})
+    except tk.NotAuthorized:
+        return tk.abort(403, _not_authorized())  # type: ignore[return-value]
+    except (tk.ValidationError, tk.ObjectNotFound):
+        history = None
+    return tk.render(
+        "cookieconsent/admin/record.html", {"consent_id": consent_id, "history": history}
+    )
 
 
 def _period_from(args: Any) -> dict[str, str]:

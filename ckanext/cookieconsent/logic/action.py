@@ -9,7 +9,7 @@ from typing import Any, TypedDict
 import ckan.plugins.toolkit as tk
 from ckan.types import Context, DataDict
 
-from ckanext.cookieconsent import catalogue, config, drift, records
+from ckanext.cookieconsent import catalogue, config, drift, proof, records
 from ckanext.cookieconsent.logic import schema
 
 
@@ -76,7 +76,9 @@ def cookieconsent_policy_show(context: Context, data_dict: DataDict) -> dict[str
 
 @tk.side_effect_free
 def cookieconsent_record_show(context: Context, data_dict: DataDict) -> dict[str, Any]:
-    """The history of one consent id, each record with the policy text it answered.
+    """The history of one consent id, each record with the policy text it answered and
+    the texts its visitor was shown: ``texts_sha256`` and ``texts`` (``sha256``,
+    ``language``, ``banner``, ``policy``; null for records made before texts were kept).
 
     :param consent_id: the consent id shown on the visitor's policy page
     """
@@ -113,6 +115,37 @@ def cookieconsent_undeclared_cookie_list(
     """
     tk.check_access("cookieconsent_undeclared_cookie_list", context, data_dict)
     return drift.undeclared(catalogue.current())
+
+
+@tk.side_effect_free
+def cookieconsent_receipt_verify(context: Context, data_dict: DataDict) -> dict[str, Any]:
+    """Check a visitor's consent receipt (from /cookies/receipt; sysadmins only): its
+    signature (made with this portal's secret), and that the records hold the record it
+    describes, the same (consent id, time, revision, choices, texts' hash, method, language).
+
+    :param receipt: the receipt, as a JSON object or as its JSON text
+
+    Returns ``{"valid": ..., "signature_valid": ..., "record_found": ..., "record_id": ...,
+    "consent_id": ..., "problems": [<what failed, in words>]}``. A receipt that is not one
+    (malformed JSON, a missing field or one of the wrong type) is a validation error (409).
+    """
+    tk.check_access("cookieconsent_receipt_verify", context, data_dict)
+    unknown = sorted(set(data_dict) - {"receipt"})
+    if unknown or "receipt" not in data_dict:
+        raise tk.ValidationError(
+            {name: ["Unknown parameter. Expected one of: receipt."] for name in unknown}
+            or {"receipt": ["Missing value"]}
+        )
+    given = data_dict["receipt"]
+    try:
+        receipt = (
+            proof.parse_receipt(given)
+            if isinstance(given, (str, bytes))
+            else proof.check_receipt(given)
+        )
+    except proof.MalformedReceipt as error:
+        raise tk.ValidationError({"receipt": [f"Not a valid receipt: {error}"]}) from error
+    return proof.verify(receipt)
 
 
 def cookieconsent_record_purge(context: Context, data_dict: DataDict) -> dict[str, Any]:

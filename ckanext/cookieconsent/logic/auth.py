@@ -42,3 +42,7 @@ def cookieconsent_undeclared_cookie_list(
     context: Context, data_dict: DataDict | None
 ) -> AuthResult:
     return {"success": False, "msg": tk._("Only sysadmins can read consent statistics.")}
+
+
+def cookieconsent_receipt_verify(context: Context, data_dict: DataDict | None) -> AuthResult:
+    return {"success": False, "msg": tk._("Only sysadmins can read consent records.")}

@@ -16,7 +16,7 @@
       return;
     }
     var content = template.content.cloneNode(true);
-    var frame = content.querySelector("iframe");
+    var frame = content.querySelector("iframe, video, audio");
     placeholder.parentNode.replaceChild(content, placeholder);
     if (focus && frame) {
       frame.focus();
