@@ -147,21 +147,6 @@ def _entry(name: str, purpose: str, duration: str, category: str) -> dict[str, A
     }
 
 
-def _check_category(declared: Catalogue, category_id: str) -> None:
-    category = declared.category(category_id)
-    if category is None or category.required:
-        known = ", ".join(c.id for c in declared.categories if not c.required)
-        why = (
-            "is the strictly necessary category, which needs no consent"
-            if category is not None
-            else "is not a category of the cookie catalogue"
-        )
-        raise CkanConfigurationException(
-            f"{CATEGORY_OPTION} = {category_id!r} {why}. Google Analytics' tag waits for "
-            f"this category: set it to one of the catalogue's optional categories: {known}."
-        )
-
-
 def _check_consent_mode(declared: Catalogue) -> None:
     try:
         mapping = config.consent_mode()
@@ -196,7 +181,7 @@ def cookies_to_declare(declared: Catalogue) -> list[dict[str, Any]]:
     tag's category, or would be told its cookies belong to another one.
     """
     category_id = config.googleanalytics_category()
-    _check_category(declared, category_id)
+    declared.optional_category(category_id, CATEGORY_OPTION, "Google Analytics' tag waits")
     _check_consent_mode(declared)
     tracking_mode, tracking_id = _tracking()
     entries: list[dict[str, Any]] = []

@@ -143,18 +143,7 @@ def check(declared: Catalogue) -> None:
     site_id()
     current_mode = mode()
     category_id = config.matomo_category()
-    category = declared.category(category_id)
-    if category is None or category.required:
-        known = ", ".join(c.id for c in declared.categories if not c.required)
-        why = (
-            "is the strictly necessary category, which needs no consent"
-            if category is not None
-            else "is not a category of the cookie catalogue"
-        )
-        raise CkanConfigurationException(
-            f"{CATEGORY_OPTION} = {category_id!r} {why}. Matomo's tag waits for this "
-            f"category: set it to one of the catalogue's optional categories: {known}."
-        )
+    category = declared.optional_category(category_id, CATEGORY_OPTION, "Matomo's tag waits")
     if current_mode == "exempt" and not category.exempt:
         raise CkanConfigurationException(
             f"{MODE_OPTION} = exempt, but the catalogue's category {category_id!r} is not "

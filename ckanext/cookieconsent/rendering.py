@@ -46,13 +46,7 @@ _rendered: dict[tuple[object, ...], str] = {}
 def banner() -> Markup:
     """The banner for this request: the cached render for its revision and language,
     with this visitor's CSRF field and return path."""
-    key = _key()
-    template = _rendered.get(key)
-    if template is None:
-        template = _render_with_slots()
-        if len(_rendered) >= _MAX_ENTRIES:
-            _rendered.clear()
-        _rendered[key] = template
+    template = _cached_template()
     if not template:
         return Markup(tk.render_snippet(SNIPPET, _per_request_values()))
     values = _per_request_values()
@@ -73,6 +67,16 @@ def banner_with_markers() -> str:
     """The banner as the cache holds it for this request's key, its two per-request slots
     replaced by CSRF_MARKER and CAME_FROM_MARKER (the proof of what visitors were shown).
     A theme's banner without the slots is rendered with the markers as its values."""
+    template = _cached_template()
+    if not template:
+        markers = {"csrf_field": Markup(CSRF_MARKER), "came_from": CAME_FROM_MARKER}
+        return str(tk.render_snippet(SNIPPET, markers))
+    return template.replace(_CSRF_SLOT, CSRF_MARKER).replace(_CAME_FROM_SLOT, CAME_FROM_MARKER)
+
+
+def _cached_template() -> str:
+    """The banner with its slots for this request's key, rendered once per process ("" for
+    a theme's banner without the slots)."""
     key = _key()
     template = _rendered.get(key)
     if template is None:
@@ -80,10 +84,7 @@ def banner_with_markers() -> str:
         if len(_rendered) >= _MAX_ENTRIES:
             _rendered.clear()
         _rendered[key] = template
-    if not template:
-        markers = {"csrf_field": Markup(CSRF_MARKER), "came_from": CAME_FROM_MARKER}
-        return str(tk.render_snippet(SNIPPET, markers))
-    return template.replace(_CSRF_SLOT, CSRF_MARKER).replace(_CAME_FROM_SLOT, CAME_FROM_MARKER)
+    return template
 
 
 def _key() -> tuple[object, ...]:

@@ -189,19 +189,11 @@ def check(declared: Catalogue) -> None:
         return
     trusted_hosts()
     category_id = config.resource_view_category()
-    category = declared.category(category_id)
-    if category is None or category.required:
-        known = ", ".join(c.id for c in declared.categories if not c.required)
-        why = (
-            "is the strictly necessary category, which needs no consent"
-            if category is not None
-            else "is not a category of the cookie catalogue"
-        )
-        raise CkanConfigurationException(
-            f"{CATEGORY_OPTION} = {category_id!r} {why}. With {', '.join(plugins)} enabled, "
-            f"views of other sites' content wait for this category: set it to one of the "
-            f"catalogue's optional categories: {known}."
-        )
+    declared.optional_category(
+        category_id,
+        CATEGORY_OPTION,
+        f"With {', '.join(plugins)} enabled, views of other sites' content wait",
+    )
     if category_id not in declared.optional_category_ids:
         log.warning(
             "%s = %r holds no cookie in the catalogue, so visitors are never asked about it: "

@@ -168,6 +168,23 @@ class Catalogue:
             None,
         )
 
+    def optional_category(self, category_id: str, option: str, waiting: str) -> Category:
+        """The optional category an integration's option names, or the start-up error that
+        says so: `waiting` says what waits for it ("Matomo's tag waits")."""
+        category = self.category(category_id)
+        if category is None or category.required:
+            known = ", ".join(c.id for c in self.categories if not c.required)
+            why = (
+                "is the strictly necessary category, which needs no consent"
+                if category is not None
+                else "is not a category of the cookie catalogue"
+            )
+            raise CkanConfigurationException(
+                f"{option} = {category_id!r} {why}. {waiting} for this category: set it to "
+                f"one of the catalogue's optional categories: {known}."
+            )
+        return category
+
     def declares(self, cookie_name: str) -> bool:
         """Whether an entry of any category is `cookie_name` (or a pattern matching it)."""
         return any(c.matches(cookie_name) for c in self.cookies)
